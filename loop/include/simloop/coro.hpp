@@ -1,0 +1,141 @@
+// Coro<T>: a coroutine object, as `async def f()` returns in Python.
+//
+// Contract:
+//  - A function returning Coro<T> is a coroutine function. Calling it runs
+//    nothing (lazy); the coroutine runs when awaited or wrapped in a task.
+//  - `co_await coro` runs it inline, inside the awaiting task, as
+//    `await coro()` does: no trip through the ready queue. Symmetric transfer
+//    (in both directions) keeps any depth of such chains off the stack.
+//  - `loop.create_task(coro)` makes it an independently scheduled Task.
+//  - A Coro is awaited at most once; awaiting a finished or moved-from one
+//    raises InvalidStateError. Destroying an unfinished Coro destroys its frame.
+//  - co_await inside a coroutine records the source location of the await in
+//    the running task, so task dumps say where each task is suspended.
+//  - Never take a parameter by reference when the argument may be a
+//    temporary: the frame outlives the caller's expression.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <source_location>
+#include <type_traits>
+#include <utility>
+
+#include <simloop/detail/small_alloc.hpp>
+#include <simloop/errors.hpp>
+#include <simloop/future.hpp>
+
+namespace simloop {
+
+namespace detail {
+
+// Records where the running task awaits (no-op outside a task).
+void note_await_location(const std::source_location& where) noexcept;
+// Raises the running task's pending CancelledError, if any (a task cancelled
+// before its first step sees it at the top of its coroutine).
+void deliver_pending_cancel_to_current();
+
+struct CoroPromiseBase {
+  std::coroutine_handle<> continuation;
+  std::exception_ptr exception;
+
+  struct InitialAwaiter {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    void await_resume() const { deliver_pending_cancel_to_current(); }
+  };
+  struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+      std::coroutine_handle<> next = h.promise().continuation;
+      return next ? next : std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+  };
+
+  InitialAwaiter initial_suspend() const noexcept { return {}; }
+  FinalAwaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
+
+  template <class A>
+  A&& await_transform(A&& awaitable, std::source_location where = std::source_location::current()) noexcept {
+    note_await_location(where);
+    return static_cast<A&&>(awaitable);
+  }
+
+  static void* operator new(std::size_t size) { return SmallAlloc::allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { SmallAlloc::deallocate(p, size); }
+};
+
+template <class T>
+struct CoroPromise : CoroPromiseBase {
+  ResultSlot<T> slot;
+  template <class U = T>
+  void return_value(U&& v) {
+    slot.value.emplace(std::forward<U>(v));
+  }
+  T take_result() {
+    if (exception) std::rethrow_exception(exception);
+    return std::move(*slot.value);
+  }
+};
+template <>
+struct CoroPromise<void> : CoroPromiseBase {
+  void return_void() noexcept {}
+  void take_result() {
+    if (exception) std::rethrow_exception(exception);
+  }
+};
+
+}  // namespace detail
+
+template <class T = void>
+class [[nodiscard]] Coro {
+ public:
+  using value_type = T;
+  struct promise_type : detail::CoroPromise<T> {
+    Coro get_return_object() noexcept { return Coro(std::coroutine_handle<promise_type>::from_promise(*this)); }
+  };
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  Coro() noexcept = default;
+  Coro(Coro&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  Coro& operator=(Coro&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, nullptr);
+    }
+    return *this;
+  }
+  ~Coro() {
+    if (h_) h_.destroy();
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+  bool done() const noexcept { return h_ && h_.done(); }
+  handle_type handle() const noexcept { return h_; }
+  // The result of a finished coroutine (or its exception, raised).
+  T take_result() { return h_.promise().take_result(); }
+
+  struct Awaiter {
+    handle_type h;
+    bool await_ready() const {
+      if (!h || h.done()) throw InvalidStateError("co_await on a Coro that was already awaited or moved from");
+      return false;
+    }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) const noexcept {
+      h.promise().continuation = awaiting;
+      return h;
+    }
+    T await_resume() const { return h.promise().take_result(); }
+  };
+  Awaiter operator co_await() const& noexcept { return Awaiter{h_}; }
+  Awaiter operator co_await() && noexcept { return Awaiter{h_}; }
+
+ private:
+  explicit Coro(handle_type h) noexcept : h_(h) {}
+  handle_type h_;
+};
+
+}  // namespace simloop

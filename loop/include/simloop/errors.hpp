@@ -1,0 +1,94 @@
+// Exceptions raised by simloop, named after asyncio's.
+//
+// Contract:
+//  - CancelledError does NOT derive from std::exception, as asyncio's derives
+//    from BaseException: `catch (const std::exception&)` never swallows a
+//    cancellation. Catch it by name, and rethrow it unless you mean to
+//    swallow the cancel request (then call Task::uncancel()).
+//  - Every misuse of the API raises its own type, derived from simloop::Error,
+//    with a message that says what was wrong and what to do instead.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace simloop {
+
+// Raised inside a task at the co_await where its cancellation lands.
+class CancelledError {
+ public:
+  CancelledError() = default;
+  explicit CancelledError(std::string message) : message_(std::move(message)) {}
+  // The message given to cancel(msg); empty when none was given.
+  const std::string& message() const noexcept { return message_; }
+  const char* what() const noexcept { return message_.empty() ? "CancelledError" : message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+// Base of every error simloop raises for misuse or failure (not cancellation).
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// asyncio.InvalidStateError: an operation not allowed in the future's state.
+class InvalidStateError : public Error {
+ public:
+  using Error::Error;
+};
+// set_result / set_exception on a future that is already done.
+class FutureAlreadyDoneError : public InvalidStateError {
+ public:
+  using InvalidStateError::InvalidStateError;
+};
+// result() / exception() on a future that is still pending.
+class FutureNotDoneError : public InvalidStateError {
+ public:
+  using InvalidStateError::InvalidStateError;
+};
+
+// Any operation that needs an open loop, on a closed one.
+class LoopClosedError : public Error {
+ public:
+  using Error::Error;
+};
+// run_forever / run_until_complete while the loop is already running.
+class LoopRunningError : public Error {
+ public:
+  using Error::Error;
+};
+// run_until_complete returned because stop() was called before its future finished.
+class LoopStoppedError : public Error {
+ public:
+  using Error::Error;
+};
+// Awaiting a future or task that belongs to another event loop.
+class ForeignLoopError : public Error {
+ public:
+  using Error::Error;
+};
+// A task awaiting its own completion.
+class SelfAwaitError : public Error {
+ public:
+  using Error::Error;
+};
+// co_await on a simloop future, task or primitive outside of any running task.
+class NoRunningTaskError : public Error {
+ public:
+  using Error::Error;
+};
+// asyncio.TimeoutError (an alias of the builtin TimeoutError since 3.11).
+class TimeoutError : public Error {
+ public:
+  using Error::Error;
+};
+// The simulated loop has nothing ready, no timer and no pending external work,
+// while the awaited task is not done: nothing can ever happen again.
+class DeadlockError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace simloop

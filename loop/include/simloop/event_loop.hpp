@@ -1,0 +1,229 @@
+// EventLoop: asyncio's event loop, on any clock, selector, executor and scheduler.
+//
+// Contract (CPython's base_events.py, with DESIGN.md §1's timer-tie rule):
+//  - run_once() is the only place where callbacks are called. One iteration:
+//      1. drop cancelled timers (lazily; the heap is rebuilt when most are cancelled);
+//      2. timeout = 0 if anything is ready or a stop is pending, else the time
+//         to the earliest timer, else none;
+//      3. select(timeout) and queue the callbacks of ready I/O and of
+//         call_soon_threadsafe (a virtual clock jumps instead of sleeping);
+//      4. queue every due timer, in (deadline, sequence) order;
+//      5. run exactly the handles that were ready when step 5 began; handles
+//         they schedule wait for the next iteration.
+//    Every seeded decision (the Scheduler) is taken here and nowhere else.
+//  - call_soon is FIFO. An exception escaping a callback goes to the exception
+//    handler with its context; it never stops the loop.
+//  - stop() lets the current iteration finish, then run_forever returns.
+//  - close() refuses further work, destroys every pending task's coroutine
+//    frame in creation order (reporting each, as asyncio's "Task was destroyed
+//    but it is pending!"), drops queued handles and timers, and shuts the
+//    executor down. The destructor closes a loop that is still open.
+//  - Futures and tasks must not outlive the EventLoop object they belong to
+//    (they may outlive close()).
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <vector>
+
+#include <simloop/clock.hpp>
+#include <simloop/detail/ring.hpp>
+#include <simloop/errors.hpp>
+#include <simloop/executor.hpp>
+#include <simloop/handle.hpp>
+#include <simloop/scheduler.hpp>
+#include <simloop/selector.hpp>
+
+namespace simloop {
+
+namespace detail {
+class FutureBase;
+class TaskBase;
+}  // namespace detail
+
+template <class T>
+class Coro;
+template <class T>
+class Future;
+template <class T>
+class Task;
+
+// What the exception handler receives (asyncio's context dict).
+struct ExceptionContext {
+  std::string message;           // what happened, e.g. "Exception in callback"
+  std::exception_ptr exception;  // may be null
+  std::string source;            // the handle, future or task concerned
+};
+using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
+
+// Watches the loop run (traces, recorders, digests). Called on the loop thread.
+class LoopObserver {
+ public:
+  virtual ~LoopObserver() = default;
+  // Just before run_once calls `handle`; `step` counts handles run by this loop.
+  virtual void before_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) = 0;
+  virtual void after_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) = 0;
+};
+
+// The four parts a loop is built from. Null parts get defaults: a steady
+// clock, no I/O (a selector that only sleeps), no executor, FifoScheduler.
+struct LoopParts {
+  std::unique_ptr<Clock> clock;
+  std::unique_ptr<Selector> selector;
+  std::unique_ptr<Executor> executor;
+  std::unique_ptr<Scheduler> scheduler;
+};
+
+class EventLoop {
+ public:
+  explicit EventLoop(LoopParts parts);
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  virtual ~EventLoop();
+
+  // ---- scheduling callbacks -------------------------------------------------
+  template <class F>
+  HandleRef call_soon(F fn, std::source_location where = std::source_location::current()) {
+    check_open("call_soon");
+    auto* h = new detail::CallbackHandle<F>(std::move(fn), where);
+    HandleRef ref(h);
+    enqueue(h);
+    return ref;
+  }
+  template <class F>
+  HandleRef call_later(Duration delay, F fn, std::source_location where = std::source_location::current()) {
+    return call_at(time() + delay, std::move(fn), where);
+  }
+  template <class F>
+  HandleRef call_at(Duration when, F fn, std::source_location where = std::source_location::current()) {
+    check_open("call_at");
+    auto* h = new detail::TimerCallbackHandle<F>(*this, when, std::move(fn), where);
+    HandleRef ref(h);
+    push_timer(h);
+    return ref;
+  }
+  // May be called from any thread; wakes the loop's selector.
+  template <class F>
+  void call_soon_threadsafe(F fn, std::source_location where = std::source_location::current()) {
+    enqueue_threadsafe(new detail::CallbackHandle<F>(std::move(fn), where));
+  }
+  // Queues an existing handle (it gains a reference). Used by futures and tasks.
+  void enqueue(Handle* h) {
+    h->add_ref();
+    ready_.push_back(h);
+  }
+
+  // ---- time -----------------------------------------------------------------
+  // The loop's clock: virtual nanoseconds under simulation.
+  Duration time() const noexcept { return clock_->now(); }
+  Clock& clock() noexcept { return *clock_; }
+
+  // ---- running --------------------------------------------------------------
+  void run_forever();
+  // Wraps the awaitable in a task, runs until it is done, returns its result
+  // (defined in task.hpp).
+  template <class T>
+  T run_until_complete(Coro<T> coro);
+  template <class T>
+  T run_until_complete(Future<T> future);
+  void stop() noexcept { stopping_ = true; }
+  void close();
+  bool is_running() const noexcept { return running_; }
+  bool is_closed() const noexcept { return closed_; }
+  // One iteration (see the contract above). Public for tests and tools.
+  void run_once();
+
+  // ---- tasks ----------------------------------------------------------------
+  template <class T>
+  Task<T> create_task(Coro<T> coro, std::string name = {},
+                      std::source_location where = std::source_location::current());  // task.hpp
+  // The task whose step is running now, or null.
+  detail::TaskBase* current_task_base() const noexcept { return current_task_; }
+
+  // ---- errors ---------------------------------------------------------------
+  void set_exception_handler(ExceptionHandler handler) { exception_handler_ = std::move(handler); }
+  void call_exception_handler(const ExceptionContext& context);
+  // The default handler: one line to stderr, plus the exception's text.
+  static void default_exception_handler(EventLoop& loop, const ExceptionContext& context);
+
+  // ---- parts and observation -----------------------------------------------
+  Selector& selector() noexcept { return *selector_; }
+  Executor* executor() noexcept { return executor_.get(); }
+  Scheduler& scheduler() noexcept { return *scheduler_; }
+  void set_observer(LoopObserver* observer) noexcept { observer_ = observer; }
+  // Handles run so far (the step number traces use) and iterations so far.
+  std::uint64_t steps() const noexcept { return steps_; }
+  std::uint64_t iterations() const noexcept { return iterations_; }
+  std::size_t ready_count() const noexcept { return ready_.size(); }
+  std::size_t timer_count() const noexcept { return timers_.size() - cancelled_timers_; }
+  // The earliest live timer's deadline, if any.
+  std::optional<Duration> next_timer() const noexcept;
+  // The oldest pending task (follow TaskBase::next_pending() for the rest).
+  detail::TaskBase* first_pending_task() const noexcept { return tasks_head_; }
+  // Every pending task, one line each, like asyncio's Task repr.
+  std::string dump_tasks() const;
+  // Tasks created on this loop so far (names are "Task-<n>").
+  std::uint64_t tasks_created() const noexcept { return tasks_created_; }
+
+  // The loop running on this thread, or null (asyncio.get_running_loop()).
+  static EventLoop* running() noexcept;
+  // Like running(), but raises NoRunningTaskError naming `what` when none.
+  static EventLoop& running_or_throw(const char* what);
+
+ private:
+  friend class TimerHandle;
+  friend class detail::TaskBase;
+  friend class detail::FutureBase;
+
+  void check_open(const char* what) const;
+  void push_timer(TimerHandle* t);
+  void timer_cancelled() noexcept { ++cancelled_timers_; }
+  void drop_cancelled_timers();
+  void move_due_timers();
+  void run_ready_batch();
+  void run_handle(Handle* h);
+  void enqueue_threadsafe(Handle* h);
+  void drain_threadsafe();
+  bool quiescent() const;
+  [[noreturn]] void raise_deadlock();
+
+  void register_task(detail::TaskBase* task) noexcept;
+  void unregister_task(detail::TaskBase* task) noexcept;
+
+  std::unique_ptr<Clock> clock_;
+  std::unique_ptr<Selector> selector_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Scheduler> scheduler_;
+  ChoicePoints points_;
+
+  detail::Ring<Handle*> ready_;       // each entry holds one reference
+  std::vector<TimerHandle*> timers_;  // min-heap on (when, sequence); each holds one reference
+  std::size_t cancelled_timers_ = 0;
+  std::uint64_t timer_sequence_ = 0;
+  std::vector<HandleRef> io_events_;  // scratch for select()
+
+  std::mutex threadsafe_mutex_;
+  std::vector<Handle*> threadsafe_;  // guarded by threadsafe_mutex_
+  bool threadsafe_pending_ = false;  // guarded by threadsafe_mutex_
+
+  detail::TaskBase* tasks_head_ = nullptr;  // pending tasks, in creation order
+  detail::TaskBase* tasks_tail_ = nullptr;
+  detail::TaskBase* current_task_ = nullptr;
+  std::uint64_t tasks_created_ = 0;
+
+  ExceptionHandler exception_handler_;
+  LoopObserver* observer_ = nullptr;
+  std::uint64_t steps_ = 0;
+  std::uint64_t iterations_ = 0;
+  bool stopping_ = false;
+  bool running_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace simloop

@@ -1,0 +1,291 @@
+// Future<T>: asyncio.Future, a result that becomes available later.
+//
+// Contract:
+//  - A future is pending, then either finished (a value or an exception) or
+//    cancelled, once. set_result / set_exception on a done future raise
+//    FutureAlreadyDoneError; result() / exception() on a pending one raise
+//    FutureNotDoneError; on a cancelled one they raise CancelledError.
+//  - Completing a future never runs a callback inline: each done-callback is
+//    scheduled with call_soon, in the order added. add_done_callback on a done
+//    future schedules the callback at once, also through call_soon.
+//  - An exception that nobody retrieved (result(), exception(), co_await) is
+//    reported to the loop's exception handler when the future is destroyed.
+//  - Future<T> is a shared handle (copies refer to the same future); the
+//    state is reference counted and single-threaded: use it on its loop's
+//    thread only (call_soon_threadsafe is the way in from other threads).
+//  - `co_await fut` inside a task suspends until the future is done and
+//    yields its value (a copy; `co_await std::move(fut)` moves it out) or
+//    raises its exception. Awaiting a future of another loop raises
+//    ForeignLoopError; a task awaiting itself raises SelfAwaitError.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <simloop/event_loop.hpp>
+
+namespace simloop {
+
+namespace detail {
+
+class TaskBase;
+
+// The done-callbacks of one future, in the order added. Most futures have
+// one callback (the task awaiting them), kept inline.
+class CallbackList {
+ public:
+  CallbackList() = default;
+  CallbackList(const CallbackList&) = delete;
+  CallbackList& operator=(const CallbackList&) = delete;
+  ~CallbackList() { clear(); }
+
+  bool empty() const noexcept { return first_ == nullptr; }
+  void push_back(Handle* h);  // takes over one reference
+  // Removes every entry equal to h, releasing their references; returns how many.
+  std::size_t remove(Handle* h) noexcept;
+  // Empties the list, calling fn(h) on each entry in order; fn takes over
+  // the entry's reference.
+  template <class F>
+  void drain(F&& fn) {
+    Handle* first = std::exchange(first_, nullptr);
+    std::unique_ptr<std::vector<Handle*>> rest = std::move(rest_);
+    if (first != nullptr) fn(first);
+    if (rest) {
+      for (Handle* h : *rest) fn(h);
+    }
+  }
+  void clear() noexcept;
+
+ private:
+  Handle* first_ = nullptr;
+  std::unique_ptr<std::vector<Handle*>> rest_;
+};
+
+class FutureBase : public Pooled {
+ public:
+  enum class State : std::uint8_t { Pending, Finished, Cancelled };
+
+  explicit FutureBase(EventLoop& loop) noexcept : loop_(&loop) {}
+  FutureBase(const FutureBase&) = delete;
+  FutureBase& operator=(const FutureBase&) = delete;
+  virtual ~FutureBase();
+
+  EventLoop& loop() const noexcept { return *loop_; }
+  State state() const noexcept { return state_; }
+  bool done() const noexcept { return state_ != State::Pending; }
+  bool cancelled() const noexcept { return state_ == State::Cancelled; }
+
+  // asyncio Future.cancel(msg); a task overrides it with its counted request.
+  virtual bool cancel(std::string message);
+  // For a task, the task; for a plain future, null.
+  virtual TaskBase* as_task() noexcept { return nullptr; }
+  // asyncio's repr, e.g. "<Future pending>" or "<Task finished name='Task-1'>".
+  virtual std::string repr() const;
+
+  void set_exception(std::exception_ptr e);
+  // The exception (null if finished with a value). Marks it retrieved.
+  std::exception_ptr exception();
+
+  // Done-callbacks: `cb` is scheduled (call_soon) once the future is done,
+  // after its on_future_done(). The list keeps a reference.
+  void add_done_handle(Handle* cb);
+  std::size_t remove_done_handle(Handle* cb) noexcept { return callbacks_.remove(cb); }
+
+  void add_ref() noexcept { ++refs_; }
+  void release() noexcept {
+    if (--refs_ == 0) delete this;
+  }
+
+ protected:
+  // Raises FutureAlreadyDoneError naming `operation` unless pending.
+  friend class TaskBase;
+  void require_pending(const char* operation) const;
+  // Raises FutureNotDoneError / CancelledError / the stored exception unless
+  // finished with a value; marks the exception retrieved.
+  void require_value(const char* operation);
+  void finish() { schedule_callbacks(); }
+  // Marks the future cancelled with `cancelled_error` (a CancelledError) and schedules callbacks.
+  void mark_cancelled(std::exception_ptr cancelled_error);
+  void schedule_callbacks();
+  const char* state_name() const noexcept;
+
+  EventLoop* loop_;
+  std::uint32_t refs_ = 0;
+  State state_ = State::Pending;
+  bool exception_retrieved_ = false;
+  std::exception_ptr exception_;  // the exception, or the CancelledError when cancelled
+  CallbackList callbacks_;
+};
+
+// A done-callback that receives the future (add_done_callback(fn)). It
+// holds the future only once the future is done, so no cycle keeps a pending
+// future alive.
+class DoneCallback : public Handle {
+ protected:
+  using Handle::Handle;
+  void on_future_done(FutureBase* f) noexcept override {
+    f->add_ref();
+    future_ = f;
+  }
+  ~DoneCallback() override {
+    if (future_ != nullptr) future_->release();
+  }
+  FutureBase* future_ = nullptr;
+};
+
+template <class T>
+struct ResultSlot {
+  std::optional<T> value;
+};
+template <>
+struct ResultSlot<void> {};
+
+template <class T>
+class FutureState : public FutureBase {
+ public:
+  using FutureBase::FutureBase;
+
+  template <class... A>
+  void set_result(A&&... a) {
+    require_pending("set_result");
+    if constexpr (!std::is_void_v<T>) slot_.value.emplace(std::forward<A>(a)...);
+    state_ = State::Finished;
+    finish();
+  }
+  // Returns the value (copied, or moved out when `move`), or raises.
+  template <bool Move>
+  decltype(auto) result(const char* operation) {
+    require_value(operation);
+    if constexpr (std::is_void_v<T>) {
+      return;
+    } else if constexpr (Move) {
+      return T(std::move(*slot_.value));
+    } else {
+      return static_cast<const T&>(*slot_.value);
+    }
+  }
+
+ protected:
+  ResultSlot<T> slot_;
+};
+
+// Suspends the running task on `f` (the task's wakeup becomes f's done
+// callback). Raises NoRunningTaskError, ForeignLoopError or SelfAwaitError.
+TaskBase* suspend_current_task_on(FutureBase& f, std::coroutine_handle<> resume_at);
+// Raises the CancelledError a task must see at this resumption, if any.
+void deliver_pending_cancel(TaskBase* task);
+
+template <class T, bool Move>
+struct FutureAwaiter {
+  FutureState<T>* state;
+  TaskBase* task = nullptr;
+  bool await_ready() const noexcept { return state->done(); }
+  void await_suspend(std::coroutine_handle<> h) { task = suspend_current_task_on(*state, h); }
+  decltype(auto) await_resume() {
+    if (task != nullptr) deliver_pending_cancel(task);
+    return state->template result<Move>("co_await");
+  }
+};
+
+}  // namespace detail
+
+template <class T>
+class Future {
+ public:
+  using value_type = T;
+
+  Future() noexcept = default;
+  Future(const Future& o) noexcept : s_(o.s_) {
+    if (s_ != nullptr) s_->add_ref();
+  }
+  Future(Future&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Future& operator=(Future o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~Future() {
+    if (s_ != nullptr) s_->release();
+  }
+
+  // A new pending future on `loop` (asyncio's loop.create_future()).
+  static Future create(EventLoop& loop) { return Future(new detail::FutureState<T>(loop)); }
+  // A handle sharing an existing future state.
+  static Future from_state(detail::FutureState<T>* s) noexcept { return Future(s); }
+
+  explicit operator bool() const noexcept { return s_ != nullptr; }
+  EventLoop& get_loop() const noexcept { return s_->loop(); }
+  bool done() const noexcept { return s_->done(); }
+  bool cancelled() const noexcept { return s_->cancelled(); }
+
+  template <class... A>
+  void set_result(A&&... a) const {
+    s_->set_result(std::forward<A>(a)...);
+  }
+  void set_exception(std::exception_ptr e) const { s_->set_exception(std::move(e)); }
+  template <class E>
+  void set_exception(E e) const {
+    s_->set_exception(std::make_exception_ptr(std::move(e)));
+  }
+  bool cancel(std::string message = {}) const { return s_->cancel(std::move(message)); }
+
+  // The value (for Future<void>, nothing), or raises (see the contract).
+  decltype(auto) result() const { return s_->template result<false>("result()"); }
+  std::exception_ptr exception() const { return s_->exception(); }
+
+  // fn(Future<T>&) or fn(), scheduled with call_soon once done. The returned
+  // handle identifies the callback for remove_done_callback.
+  template <class F>
+  HandleRef add_done_callback(F fn, std::source_location where = std::source_location::current()) const;
+  std::size_t remove_done_callback(const HandleRef& callback) const { return s_->remove_done_handle(callback.get()); }
+
+  std::string repr() const { return s_->repr(); }
+  detail::FutureState<T>* state() const noexcept { return s_; }
+
+  detail::FutureAwaiter<T, false> operator co_await() const& noexcept { return {s_}; }
+  detail::FutureAwaiter<T, true> operator co_await() && noexcept { return {s_}; }
+
+  friend bool operator==(const Future& a, const Future& b) noexcept { return a.s_ == b.s_; }
+
+ protected:
+  explicit Future(detail::FutureState<T>* s) noexcept : s_(s) {
+    if (s_ != nullptr) s_->add_ref();
+  }
+  detail::FutureState<T>* s_ = nullptr;
+};
+
+namespace detail {
+template <class T, class F>
+class FutureDoneCallback final : public DoneCallback {
+ public:
+  FutureDoneCallback(F&& fn, std::source_location where) : DoneCallback(where), fn_(std::move(fn)) {}
+
+ private:
+  void run() override {
+    if constexpr (std::is_invocable_v<F&, Future<T>&>) {
+      Future<T> f = Future<T>::from_state(static_cast<FutureState<T>*>(future_));
+      fn_(f);
+    } else {
+      fn_();
+    }
+  }
+  F fn_;
+};
+}  // namespace detail
+
+template <class T>
+template <class F>
+HandleRef Future<T>::add_done_callback(F fn, std::source_location where) const {
+  auto* cb = new detail::FutureDoneCallback<T, F>(std::move(fn), where);
+  HandleRef ref(cb);
+  s_->add_done_handle(cb);
+  return ref;
+}
+
+}  // namespace simloop

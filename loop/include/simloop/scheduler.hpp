@@ -1,0 +1,68 @@
+// Scheduler: the loop's source of every nondeterministic decision.
+//
+// Contract:
+//  - choose(kind, n) returns a value in [0, n). 0 is always the natural
+//    choice: the order and timing CPython's asyncio would produce. A
+//    scheduler that always answers 0 reproduces asyncio exactly.
+//  - The loop consults the scheduler only in run_once, its single choke
+//    point, and only at the choice points points() switches on; a point that
+//    is off is never asked, so the list of choices is the same whichever
+//    strategy answers them (what replay relies on).
+//  - pick(kind, candidates) chooses among handles (the ready batch, tied
+//    timers, external events); the default asks choose(kind, size). Strategies
+//    that rank tasks (pct) override it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include <simloop/handle.hpp>
+
+namespace simloop {
+
+enum class ChoiceKind : std::uint8_t {
+  ReadyOrder,     // which handle of the ready batch runs next (chaos fidelity only)
+  CallbackCost,   // virtual time one callback consumes
+  TimerTie,       // which of the timers due at the same instant fires first
+  ExternalOrder,  // which simultaneously arrived external event goes first
+  ExternalDelay,  // how many iterations an external event is held back
+  Test,           // a choice made by the test itself (sim::choose, coin, duration)
+  Buggify,        // buggify(): site enabled, site fires
+  Cancel,         // seeded cancellation injection at an await point
+  Io,             // fake I/O: chunk sizes, latencies, faults
+  Executor,       // fake executor: job durations
+};
+inline constexpr int kChoiceKindCount = 10;
+const char* to_string(ChoiceKind kind) noexcept;
+
+// Which of the loop's own choice points a scheduler takes part in.
+struct ChoicePoints {
+  bool ready_order = false;
+  bool callback_cost = false;
+  bool timer_ties = false;
+  bool external_events = false;
+};
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  virtual std::uint64_t choose(ChoiceKind kind, std::uint64_t n) = 0;
+  virtual std::size_t pick(ChoiceKind kind, std::span<Handle* const> candidates) {
+    return static_cast<std::size_t>(choose(kind, candidates.size()));
+  }
+  // Virtual time charged to the callback that just ran (asked only when
+  // points().callback_cost is on). Zero means none.
+  virtual Duration callback_cost() { return Duration{0}; }
+  const ChoicePoints& points() const noexcept { return points_; }
+
+ protected:
+  ChoicePoints points_;
+};
+
+// asyncio's own order and nothing else: no choice point is on.
+class FifoScheduler final : public Scheduler {
+ public:
+  std::uint64_t choose(ChoiceKind, std::uint64_t) override { return 0; }
+};
+
+}  // namespace simloop

@@ -1,0 +1,288 @@
+// Task<T>: asyncio.Task, a coroutine scheduled independently on its loop.
+//
+// Contract:
+//  - create_task(coro) schedules the first step with call_soon (no eager
+//    start). A step resumes the coroutine until it awaits a pending future
+//    (the task's wakeup becomes that future's done-callback), yields
+//    (sleep(0): the next step is scheduled), or finishes.
+//  - The task is a Future<T>: it finishes with the coroutine's value or
+//    exception; a CancelledError escaping the coroutine cancels it.
+//  - cancel(msg) is a counted request (3.11+): it cancels the future the task
+//    waits on, so CancelledError is raised at that co_await; if it waits on
+//    none (including a future already done whose wakeup is queued), it is
+//    raised at the next step. cancelling() counts requests; uncancel()
+//    takes one back (timeout() and TaskGroup rely on it).
+//  - The loop keeps every pending task alive: a task needs no other owner.
+//  - A suspended task knows the source location of the co_await it waits at
+//    and what it waits for (repr(), dump_tasks()).
+#pragma once
+
+#include <coroutine>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <simloop/coro.hpp>
+#include <simloop/event_loop.hpp>
+#include <simloop/future.hpp>
+
+namespace simloop {
+
+namespace detail {
+
+class TaskBase;
+
+// The task's step, embedded in the task: scheduling it never allocates.
+class StepHandle final : public Handle {
+ public:
+  explicit StepHandle(TaskBase* owner, std::source_location where) noexcept : Handle(where), owner_(owner) {}
+  std::string describe() const override;
+  TaskBase* owner() const noexcept { return owner_; }
+
+ private:
+  void run() override;
+  void on_first_ref() noexcept override;
+  void on_last_ref() noexcept override;
+  void on_future_done(FutureBase* future) noexcept override;
+  TaskBase* owner_;
+};
+
+// The Task invariant (as CPython's tasks.py states it), asserted at every
+// step and every suspension. While the task is not done, fut_waiter_ is null
+// or a future, and exactly one of these holds:
+//  1. fut_waiter_ is a pending future and the step is not scheduled:
+//     the task waits for that future (its step handle is a done-callback);
+//  2. fut_waiter_ is null or done, and the step is scheduled:
+//     the task waits for its step to run;
+//  3. fut_waiter_ is null and the step is not scheduled: the task is running.
+class TaskBase {
+ public:
+  TaskBase(const TaskBase&) = delete;
+  TaskBase& operator=(const TaskBase&) = delete;
+
+  FutureBase& future() noexcept { return *self_; }
+  const FutureBase& future() const noexcept { return *self_; }
+  EventLoop& loop() const noexcept { return self_->loop(); }
+
+  // Task.cancel(msg): see the contract in the file header.
+  bool request_cancel(std::string message);
+  int cancelling() const noexcept { return num_cancels_requested_; }
+  int uncancel() noexcept;
+
+  std::string name() const;
+  void set_name(std::string name);
+  std::uint64_t id() const noexcept { return id_; }
+  // "<Task pending name='Task-1' coro=<main() running at x.cpp:12> wait_for=<Future pending>>"
+  std::string task_repr() const;
+  // Where the coroutine is suspended (or was created, before its first step).
+  const std::source_location& await_location() const noexcept { return await_location_; }
+  FutureBase* waiting_for() const noexcept { return fut_waiter_; }
+  bool step_scheduled() const noexcept { return step_scheduled_; }
+  // The next pending task of the same loop, in creation order.
+  TaskBase* next_pending() const noexcept { return next_; }
+
+  // ---- used by awaitables ---------------------------------------------------
+  // Suspends on `f` (state 3 -> 1); if a cancel is pending, cancels `f`.
+  void wait_on(FutureBase& f, std::coroutine_handle<> resume_at);
+  // Suspends and schedules the next step (sleep(0); state 3 -> 2).
+  void yield_step(std::coroutine_handle<> resume_at);
+  // Raises the CancelledError this resumption must deliver, if any.
+  void deliver_pending_cancel();
+  void note_await_location(const std::source_location& where) noexcept { await_location_ = where; }
+
+ protected:
+  TaskBase(FutureBase& self, std::string name, std::source_location created_at) noexcept;
+  virtual ~TaskBase();
+
+  // Registers with the loop and schedules the first step.
+  void start(std::coroutine_handle<> root);
+  // Reads the finished coroutine's outcome into the future.
+  virtual void finish_from_coroutine() = 0;
+  virtual bool coroutine_done() const noexcept = 0;
+  virtual void destroy_coroutine() noexcept = 0;
+  void cancel_self_future(std::exception_ptr cancelled_error);
+  bool take_must_cancel() noexcept { return std::exchange(must_cancel_, false); }
+  std::exception_ptr make_cancelled_error() const;
+  void check_invariant() const noexcept;
+
+ private:
+  friend class StepHandle;
+  friend class simloop::EventLoop;
+  void step();
+  void schedule_step();
+  // The loop closes: destroy the frame, drop what the task waits on.
+  void destroy_pending() noexcept;
+
+  FutureBase* self_;
+  StepHandle step_;
+  FutureBase* fut_waiter_ = nullptr;  // holds a reference
+  std::coroutine_handle<> resume_point_;
+  std::unique_ptr<std::string> name_;            // null: "Task-<id>"
+  std::unique_ptr<std::string> cancel_message_;  // set by a pending cancel(msg)
+  std::source_location await_location_;
+  std::uint64_t id_ = 0;
+  int num_cancels_requested_ = 0;
+  bool must_cancel_ = false;
+  bool throw_cancel_ = false;  // the current resumption must raise CancelledError
+  bool step_scheduled_ = false;
+  bool frame_destroyed_ = false;
+  TaskBase* prev_ = nullptr;  // the loop's list of pending tasks
+  TaskBase* next_ = nullptr;
+};
+
+template <class T>
+class TaskState final : public FutureState<T>, public TaskBase {
+ public:
+  TaskState(EventLoop& loop, Coro<T> coro, std::string name, std::source_location created_at)
+      : FutureState<T>(loop), TaskBase(*this, std::move(name), created_at), coro_(std::move(coro)) {}
+
+  void start() { TaskBase::start(coro_.handle()); }
+  bool cancel(std::string message) override { return request_cancel(std::move(message)); }
+  TaskBase* as_task() noexcept override { return this; }
+  std::string repr() const override { return task_repr(); }
+
+ private:
+  void finish_from_coroutine() override {
+    auto& promise = coro_.handle().promise();
+    if (promise.exception) {
+      std::exception_ptr e = promise.exception;
+      coro_ = Coro<T>();
+      try {
+        std::rethrow_exception(e);
+      } catch (const CancelledError&) {
+        cancel_self_future(e);
+      } catch (...) {
+        this->set_exception(e);
+      }
+      return;
+    }
+    if (take_must_cancel()) {
+      coro_ = Coro<T>();
+      cancel_self_future(make_cancelled_error());
+      return;
+    }
+    if constexpr (std::is_void_v<T>) {
+      coro_ = Coro<T>();
+      this->set_result();
+    } else {
+      T value = std::move(*promise.slot.value);
+      coro_ = Coro<T>();
+      this->set_result(std::move(value));
+    }
+  }
+  bool coroutine_done() const noexcept override { return coro_.done(); }
+  void destroy_coroutine() noexcept override { coro_ = Coro<T>(); }
+
+  Coro<T> coro_;
+};
+
+}  // namespace detail
+
+template <class T>
+class Task : public Future<T> {
+ public:
+  Task() noexcept = default;
+  static Task from_state(detail::TaskState<T>* s) noexcept {
+    Task t;
+    t.s_ = s;
+    s->add_ref();
+    return t;
+  }
+
+  // Task.cancel(msg): a counted request (see the file header).
+  bool cancel(std::string message = {}) const { return base()->request_cancel(std::move(message)); }
+  int cancelling() const noexcept { return base()->cancelling(); }
+  int uncancel() const noexcept { return base()->uncancel(); }
+  std::string get_name() const { return base()->name(); }
+  void set_name(std::string name) const { base()->set_name(std::move(name)); }
+  detail::TaskBase* base() const noexcept { return this->s_->as_task(); }
+};
+
+// An untyped reference to a task (current_task, all_tasks).
+class AnyTask {
+ public:
+  AnyTask() noexcept = default;
+  explicit AnyTask(detail::TaskBase* t) noexcept : t_(t) {
+    if (t_ != nullptr) t_->future().add_ref();
+  }
+  template <class T>
+  AnyTask(const Task<T>& t) noexcept : AnyTask(t.base()) {}  // NOLINT: implicit on purpose
+  AnyTask(const AnyTask& o) noexcept : AnyTask(o.t_) {}
+  AnyTask(AnyTask&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+  AnyTask& operator=(AnyTask o) noexcept {
+    std::swap(t_, o.t_);
+    return *this;
+  }
+  ~AnyTask() {
+    if (t_ != nullptr) t_->future().release();
+  }
+  explicit operator bool() const noexcept { return t_ != nullptr; }
+  bool done() const noexcept { return t_->future().done(); }
+  bool cancelled() const noexcept { return t_->future().cancelled(); }
+  bool cancel(std::string message = {}) const { return t_->request_cancel(std::move(message)); }
+  int cancelling() const noexcept { return t_->cancelling(); }
+  int uncancel() const noexcept { return t_->uncancel(); }
+  std::string get_name() const { return t_->name(); }
+  std::string repr() const { return t_->task_repr(); }
+  detail::TaskBase* base() const noexcept { return t_; }
+  friend bool operator==(const AnyTask& a, const AnyTask& b) noexcept { return a.t_ == b.t_; }
+
+ private:
+  detail::TaskBase* t_ = nullptr;
+};
+
+template <class T>
+Task<T> EventLoop::create_task(Coro<T> coro, std::string name, std::source_location where) {
+  check_open("create_task");
+  if (!coro.valid()) throw InvalidStateError("create_task: the Coro is empty (moved from or already awaited)");
+  auto* state = new detail::TaskState<T>(*this, std::move(coro), std::move(name), where);
+  Task<T> task = Task<T>::from_state(state);
+  state->start();
+  return task;
+}
+
+// asyncio.create_task: a task on the running loop.
+template <class T>
+Task<T> create_task(Coro<T> coro, std::string name = {}, std::source_location where = std::source_location::current()) {
+  return EventLoop::running_or_throw("create_task").create_task(std::move(coro), std::move(name), where);
+}
+
+// asyncio.current_task(loop): the task running now, or an empty AnyTask.
+AnyTask current_task(const EventLoop& loop);
+AnyTask current_task();
+// asyncio.all_tasks(loop): every task of `loop` not done yet, in creation order.
+std::vector<AnyTask> all_tasks(const EventLoop& loop);
+
+template <class T>
+T EventLoop::run_until_complete(Future<T> future) {
+  check_open("run_until_complete");
+  if (running_) throw LoopRunningError("run_until_complete: this event loop is already running");
+  if (&future.get_loop() != this)
+    throw ForeignLoopError("run_until_complete: the future belongs to another event loop");
+  HandleRef stopper = future.add_done_callback([this] { stop(); });
+  try {
+    run_forever();
+  } catch (...) {
+    future.remove_done_callback(stopper);
+    throw;
+  }
+  future.remove_done_callback(stopper);
+  if (!future.done()) throw LoopStoppedError("run_until_complete: the event loop stopped before the future completed");
+  if constexpr (std::is_void_v<T>) {
+    future.state()->template result<true>("run_until_complete");
+  } else {
+    return future.state()->template result<true>("run_until_complete");
+  }
+}
+
+template <class T>
+T EventLoop::run_until_complete(Coro<T> coro) {
+  check_open("run_until_complete");
+  if (running_) throw LoopRunningError("run_until_complete: this event loop is already running");
+  Task<T> task = create_task(std::move(coro));
+  return run_until_complete(Future<T>(task));
+}
+
+}  // namespace simloop

@@ -1,0 +1,475 @@
+#include <simloop/event_loop.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include <simloop/task.hpp>
+
+namespace simloop {
+
+namespace {
+
+thread_local EventLoop* t_running_loop = nullptr;
+
+// Timers are ordered by (deadline, sequence): a min-heap through std::*_heap.
+struct TimerLater {
+  bool operator()(const TimerHandle* a, const TimerHandle* b) const noexcept {
+    if (a->when() != b->when()) return a->when() > b->when();
+    return a->sequence() > b->sequence();
+  }
+};
+
+// A selector for loops without I/O: it only waits (really) for the timeout,
+// and can be woken from another thread.
+class SleepingSelector final : public Selector {
+ public:
+  void select(std::optional<Duration> timeout, std::vector<HandleRef>&) override {
+    std::unique_lock lock(mutex_);
+    if (timeout) {
+      woken_.wait_for(lock, *timeout, [this] { return wake_; });
+    } else {
+      woken_.wait(lock, [this] { return wake_; });
+    }
+    wake_ = false;
+  }
+  bool quiescent() const override { return false; }
+  void wakeup() noexcept override {
+    std::lock_guard lock(mutex_);
+    wake_ = true;
+    woken_.notify_one();
+  }
+  void add_reader(int fd, HandleRef) override { refuse(fd); }
+  bool remove_reader(int) override { return false; }
+  void add_writer(int fd, HandleRef) override { refuse(fd); }
+  bool remove_writer(int) override { return false; }
+
+ private:
+  [[noreturn]] static void refuse(int fd) {
+    throw Error(fmt::format("add_reader/add_writer(fd={}): this loop has no I/O selector; build it with one", fd));
+  }
+  std::mutex mutex_;
+  std::condition_variable woken_;
+  bool wake_ = false;
+};
+
+}  // namespace
+
+// ---- Handle ----------------------------------------------------------------
+
+std::string Handle::describe() const { return fmt::format("callback at {}:{}", where_.file_name(), where_.line()); }
+
+std::string TimerHandle::describe() const {
+  return fmt::format("timer (due {}ns) at {}:{}", when_.count(), where().file_name(), where().line());
+}
+
+void TimerHandle::on_cancel() noexcept {
+  if (in_heap_) loop_->timer_cancelled();
+}
+
+const char* to_string(ChoiceKind kind) noexcept {
+  switch (kind) {
+    case ChoiceKind::ReadyOrder: return "ready_order";
+    case ChoiceKind::CallbackCost: return "callback_cost";
+    case ChoiceKind::TimerTie: return "timer_tie";
+    case ChoiceKind::ExternalOrder: return "external_order";
+    case ChoiceKind::ExternalDelay: return "external_delay";
+    case ChoiceKind::Test: return "test";
+    case ChoiceKind::Buggify: return "buggify";
+    case ChoiceKind::Cancel: return "cancel";
+    case ChoiceKind::Io: return "io";
+    case ChoiceKind::Executor: return "executor";
+  }
+  return "unknown";
+}
+
+// ---- SteadyClock -------------------------------------------------------------
+
+SteadyClock::SteadyClock()
+    : origin_(std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now().time_since_epoch())) {}
+
+Duration SteadyClock::now() const noexcept {
+  return std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now().time_since_epoch()) - origin_;
+}
+
+// ---- EventLoop ---------------------------------------------------------------
+
+EventLoop::EventLoop(LoopParts parts)
+    : clock_(std::move(parts.clock)),
+      selector_(std::move(parts.selector)),
+      executor_(std::move(parts.executor)),
+      scheduler_(std::move(parts.scheduler)) {
+  if (!clock_) clock_ = std::make_unique<SteadyClock>();
+  if (!selector_) selector_ = std::make_unique<SleepingSelector>();
+  if (!scheduler_) scheduler_ = std::make_unique<FifoScheduler>();
+  points_ = scheduler_->points();
+}
+
+EventLoop::~EventLoop() {
+  if (running_) {
+    std::fputs("simloop: an EventLoop was destroyed while running; this is a bug in the caller\n", stderr);
+  }
+  running_ = false;
+  close();
+}
+
+EventLoop* EventLoop::running() noexcept { return t_running_loop; }
+
+EventLoop& EventLoop::running_or_throw(const char* what) {
+  if (t_running_loop == nullptr) {
+    throw NoRunningTaskError(
+        fmt::format("{}: no event loop is running in this thread; call it from a coroutine run by a loop", what));
+  }
+  return *t_running_loop;
+}
+
+void EventLoop::check_open(const char* what) const {
+  if (closed_) throw LoopClosedError(fmt::format("{}: the event loop is closed", what));
+}
+
+void EventLoop::push_timer(TimerHandle* t) {
+  t->add_ref();
+  t->sequence_ = timer_sequence_++;
+  t->in_heap_ = true;
+  timers_.push_back(t);
+  std::push_heap(timers_.begin(), timers_.end(), TimerLater{});
+}
+
+std::optional<Duration> EventLoop::next_timer() const noexcept {
+  // The heap top may be a cancelled timer; scan for the earliest live one.
+  std::optional<Duration> best;
+  for (const TimerHandle* t : timers_) {
+    if (!t->cancelled() && (!best || t->when() < *best)) best = t->when();
+  }
+  return best;
+}
+
+void EventLoop::drop_cancelled_timers() {
+  // CPython's rule: rebuild the heap when more than half of over 100 timers are cancelled.
+  constexpr std::size_t kMinScheduledForRebuild = 100;
+  if (timers_.size() > kMinScheduledForRebuild && cancelled_timers_ * 2 > timers_.size()) {
+    std::vector<TimerHandle*> live;
+    live.reserve(timers_.size() - cancelled_timers_);
+    for (TimerHandle* t : timers_) {
+      if (t->cancelled()) {
+        t->in_heap_ = false;
+        t->release();
+      } else {
+        live.push_back(t);
+      }
+    }
+    timers_ = std::move(live);
+    std::make_heap(timers_.begin(), timers_.end(), TimerLater{});
+    cancelled_timers_ = 0;
+    return;
+  }
+  while (!timers_.empty() && timers_.front()->cancelled()) {
+    std::pop_heap(timers_.begin(), timers_.end(), TimerLater{});
+    TimerHandle* t = timers_.back();
+    timers_.pop_back();
+    t->in_heap_ = false;
+    --cancelled_timers_;
+    t->release();
+  }
+}
+
+void EventLoop::move_due_timers() {
+  const Duration now = clock_->now();
+  std::size_t first_new = ready_.size();
+  while (!timers_.empty() && timers_.front()->when() <= now) {
+    std::pop_heap(timers_.begin(), timers_.end(), TimerLater{});
+    TimerHandle* t = timers_.back();
+    timers_.pop_back();
+    t->in_heap_ = false;
+    if (t->cancelled()) {
+      --cancelled_timers_;
+      t->release();
+      continue;
+    }
+    ready_.push_back(t);  // the heap's reference moves to the ready queue
+  }
+  if (!points_.timer_ties) return;
+  // Timers due at the same instant: their relative order is a choice.
+  std::vector<Handle*> group;
+  std::size_t i = first_new;
+  while (i < ready_.size()) {
+    std::size_t j = i + 1;
+    const Duration when = static_cast<TimerHandle*>(ready_[i])->when();
+    while (j < ready_.size() && static_cast<TimerHandle*>(ready_[j])->when() == when) ++j;
+    if (j - i > 1) {
+      group.clear();
+      for (std::size_t k = i; k < j; ++k) group.push_back(ready_[k]);
+      for (std::size_t k = i; k < j; ++k) {
+        std::size_t pick = scheduler_->pick(ChoiceKind::TimerTie, group);
+        ready_[k] = group[pick];
+        group.erase(group.begin() + static_cast<std::ptrdiff_t>(pick));
+      }
+    }
+    i = j;
+  }
+}
+
+void EventLoop::enqueue_threadsafe(Handle* h) {
+  h->add_ref();
+  {
+    std::lock_guard lock(threadsafe_mutex_);
+    if (closed_) {
+      h->release();
+      throw LoopClosedError("call_soon_threadsafe: the event loop is closed");
+    }
+    threadsafe_.push_back(h);
+    threadsafe_pending_ = true;
+  }
+  selector_->wakeup();
+}
+
+void EventLoop::drain_threadsafe() {
+  std::vector<Handle*> arrived;
+  {
+    std::lock_guard lock(threadsafe_mutex_);
+    if (!threadsafe_pending_) return;
+    arrived.swap(threadsafe_);
+    threadsafe_pending_ = false;
+  }
+  // Thread-safe calls arrived before the select returned: they go first, as
+  // in asyncio where call_soon_threadsafe appends to the ready queue at once.
+  std::vector<HandleRef> refs;
+  refs.reserve(arrived.size() + io_events_.size());
+  for (Handle* h : arrived) {
+    refs.emplace_back(h);
+    h->release();
+  }
+  for (HandleRef& h : io_events_) refs.push_back(std::move(h));
+  io_events_.swap(refs);
+}
+
+bool EventLoop::quiescent() const {
+  if (!selector_->quiescent()) return false;
+  if (executor_ && executor_->outstanding() > 0) return false;
+  std::lock_guard lock(const_cast<std::mutex&>(threadsafe_mutex_));
+  return !threadsafe_pending_;
+}
+
+void EventLoop::raise_deadlock() {
+  throw DeadlockError(fmt::format(
+      "deadlock at virtual time {}ns: nothing is ready, no timer is armed and no external event can arrive, "
+      "but run_until_complete's future is not done. Pending tasks:\n{}",
+      clock_->now().count(), dump_tasks()));
+}
+
+void EventLoop::run_once() {
+  ++iterations_;
+  drop_cancelled_timers();
+
+  std::optional<Duration> timeout;
+  if (!ready_.empty() || stopping_) {
+    timeout = Duration{0};
+  } else if (!timers_.empty()) {
+    timeout = std::max(Duration{0}, timers_.front()->when() - clock_->now());
+  }
+  if (!timeout && quiescent()) raise_deadlock();
+
+  io_events_.clear();
+  selector_->select(timeout, io_events_);
+  drain_threadsafe();
+  // External events that arrived together: their order is a choice.
+  if (points_.external_events && io_events_.size() > 1) {
+    std::vector<Handle*> pending;
+    for (HandleRef& h : io_events_) pending.push_back(h.get());
+    while (!pending.empty()) {
+      std::size_t pick = pending.size() > 1 ? scheduler_->pick(ChoiceKind::ExternalOrder, pending) : 0;
+      enqueue(pending[pick]);
+      pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(pick));
+    }
+  } else {
+    for (HandleRef& h : io_events_) enqueue(h.get());
+  }
+  io_events_.clear();
+
+  move_due_timers();
+  run_ready_batch();
+}
+
+void EventLoop::run_ready_batch() {
+  // Exactly the handles ready now; what they schedule waits for the next iteration.
+  const std::size_t ntodo = ready_.size();
+  if (!points_.ready_order || ntodo < 2) {
+    for (std::size_t i = 0; i < ntodo; ++i) run_handle(ready_.pop_front());
+    return;
+  }
+  std::vector<Handle*> batch;
+  for (std::size_t left = ntodo; left > 0; --left) {
+    std::size_t pick = 0;
+    if (left > 1) {
+      batch.clear();
+      for (std::size_t k = 0; k < left; ++k) batch.push_back(ready_[k]);
+      pick = scheduler_->pick(ChoiceKind::ReadyOrder, batch);
+    }
+    run_handle(ready_.take(pick));
+  }
+}
+
+void EventLoop::run_handle(Handle* h) {
+  if (h->cancelled()) {
+    h->release();
+    return;
+  }
+  ++steps_;
+  if (observer_ != nullptr) observer_->before_callback(*this, *h, steps_);
+  try {
+    h->run();
+  } catch (...) {
+    // asyncio's Handle._run: anything escaping a callback goes to the handler
+    // (a CancelledError included: it is reported there, not lost).
+    call_exception_handler({"Exception in callback", std::current_exception(), h->describe()});
+  }
+  if (observer_ != nullptr) observer_->after_callback(*this, *h, steps_);
+  if (points_.callback_cost) {
+    Duration cost = scheduler_->callback_cost();
+    if (cost > Duration{0}) clock_->advance(cost);
+  }
+  h->release();
+}
+
+void EventLoop::run_forever() {
+  check_open("run_forever");
+  if (running_) throw LoopRunningError("run_forever: this event loop is already running");
+  if (t_running_loop != nullptr) {
+    throw LoopRunningError("run_forever: another event loop is running in this thread; run loops one at a time");
+  }
+  struct Running {
+    EventLoop& loop;
+    explicit Running(EventLoop& l) : loop(l) {
+      loop.running_ = true;
+      t_running_loop = &loop;
+    }
+    ~Running() {
+      loop.running_ = false;
+      loop.stopping_ = false;
+      t_running_loop = nullptr;
+    }
+  } running(*this);
+  for (;;) {
+    run_once();
+    if (stopping_) break;
+  }
+}
+
+void EventLoop::call_exception_handler(const ExceptionContext& context) {
+  if (exception_handler_) {
+    try {
+      exception_handler_(*this, context);
+      return;
+    } catch (...) {
+      // A failing handler must not kill the loop: report both the
+      // original error and the handler's own through the default handler.
+      default_exception_handler(*this,
+                                {"Unhandled error in exception handler", std::current_exception(), context.source});
+    }
+  }
+  default_exception_handler(*this, context);
+}
+
+void EventLoop::default_exception_handler(EventLoop& loop, const ExceptionContext& context) {
+  std::string what;
+  if (context.exception) {
+    try {
+      std::rethrow_exception(context.exception);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (const CancelledError& e) {
+      what = fmt::format("CancelledError({})", e.message());
+    } catch (...) {
+      what = "unknown exception";
+    }
+  }
+  std::string line = fmt::format("simloop [t={}ns]: {}", loop.time().count(), context.message);
+  if (!context.source.empty()) line += fmt::format("\n  source: {}", context.source);
+  if (!what.empty()) line += fmt::format("\n  exception: {}", what);
+  line += '\n';
+  std::fputs(line.c_str(), stderr);
+}
+
+void EventLoop::register_task(detail::TaskBase* task) noexcept {
+  task->future().add_ref();
+  task->id_ = ++tasks_created_;
+  task->prev_ = tasks_tail_;
+  task->next_ = nullptr;
+  if (tasks_tail_ != nullptr) {
+    tasks_tail_->next_ = task;
+  } else {
+    tasks_head_ = task;
+  }
+  tasks_tail_ = task;
+}
+
+void EventLoop::unregister_task(detail::TaskBase* task) noexcept {
+  if (task->prev_ != nullptr) {
+    task->prev_->next_ = task->next_;
+  } else {
+    tasks_head_ = task->next_;
+  }
+  if (task->next_ != nullptr) {
+    task->next_->prev_ = task->prev_;
+  } else {
+    tasks_tail_ = task->prev_;
+  }
+  task->prev_ = task->next_ = nullptr;
+  task->future().release();
+}
+
+std::string EventLoop::dump_tasks() const {
+  std::string out;
+  for (detail::TaskBase* t = tasks_head_; t != nullptr; t = t->next_) {
+    out += "  ";
+    out += t->task_repr();
+    out += '\n';
+  }
+  if (out.empty()) out = "  (no pending task)\n";
+  return out;
+}
+
+void EventLoop::close() {
+  if (running_) throw LoopRunningError("close: cannot close a running event loop; call stop() and let it return first");
+  if (closed_) return;
+  // Destroying frames runs destructors that may schedule more work or even
+  // create tasks; repeat until nothing is left, then refuse new work.
+  while (tasks_head_ != nullptr || !ready_.empty() || !timers_.empty()) {
+    std::vector<detail::TaskBase*> pending;
+    for (detail::TaskBase* t = tasks_head_; t != nullptr; t = t->next_) {
+      t->future().add_ref();
+      pending.push_back(t);
+    }
+    for (detail::TaskBase* t : pending) {
+      if (!t->frame_destroyed_) {
+        call_exception_handler({"Task was destroyed but it is pending!", nullptr, t->task_repr()});
+        t->destroy_pending();
+      }
+    }
+    for (detail::TaskBase* t : pending) {
+      if (t->prev_ != nullptr || tasks_head_ == t) unregister_task(t);
+      t->future().release();
+    }
+    while (!ready_.empty()) ready_.pop_front()->release();
+    std::vector<TimerHandle*> timers;
+    timers.swap(timers_);
+    cancelled_timers_ = 0;
+    for (TimerHandle* t : timers) {
+      t->in_heap_ = false;
+      t->release();
+    }
+  }
+  std::vector<Handle*> threadsafe;
+  {
+    std::lock_guard lock(threadsafe_mutex_);
+    closed_ = true;
+    threadsafe.swap(threadsafe_);
+    threadsafe_pending_ = false;
+  }
+  for (Handle* h : threadsafe) h->release();
+  if (executor_) executor_->shutdown();
+}
+
+}  // namespace simloop

@@ -1,0 +1,148 @@
+#include <simloop/future.hpp>
+
+#include <fmt/format.h>
+
+#include <simloop/task.hpp>
+
+namespace simloop::detail {
+
+void CallbackList::push_back(Handle* h) {
+  h->add_ref();
+  if (first_ == nullptr && (!rest_ || rest_->empty())) {
+    first_ = h;
+    return;
+  }
+  if (!rest_) rest_ = std::make_unique<std::vector<Handle*>>();
+  rest_->push_back(h);
+}
+
+std::size_t CallbackList::remove(Handle* h) noexcept {
+  std::size_t removed = 0;
+  if (rest_) {
+    auto& v = *rest_;
+    auto kept = v.begin();
+    for (Handle* x : v) {
+      if (x == h) {
+        ++removed;
+        x->release();
+      } else {
+        *kept++ = x;
+      }
+    }
+    v.erase(kept, v.end());
+  }
+  if (first_ == h) {
+    ++removed;
+    first_->release();
+    first_ = nullptr;
+    if (rest_ && !rest_->empty()) {
+      first_ = rest_->front();
+      rest_->erase(rest_->begin());
+    }
+  }
+  return removed;
+}
+
+void CallbackList::clear() noexcept {
+  if (first_ != nullptr) std::exchange(first_, nullptr)->release();
+  if (rest_) {
+    for (Handle* h : *rest_) h->release();
+    rest_.reset();
+  }
+}
+
+FutureBase::~FutureBase() {
+  if (state_ == State::Finished && exception_ && !exception_retrieved_) {
+    try {
+      loop_->call_exception_handler({"Future exception was never retrieved", exception_, FutureBase::repr()});
+    } catch (...) {
+      EventLoop::default_exception_handler(*loop_,
+                                           {"Future exception was never retrieved", exception_, FutureBase::repr()});
+    }
+  }
+}
+
+const char* FutureBase::state_name() const noexcept {
+  switch (state_) {
+    case State::Pending: return "pending";
+    case State::Finished: return "finished";
+    case State::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+std::string FutureBase::repr() const { return fmt::format("<Future {}>", state_name()); }
+
+bool FutureBase::cancel(std::string message) {
+  if (state_ != State::Pending) return false;
+  mark_cancelled(std::make_exception_ptr(CancelledError(std::move(message))));
+  return true;
+}
+
+void FutureBase::mark_cancelled(std::exception_ptr cancelled_error) {
+  state_ = State::Cancelled;
+  exception_ = std::move(cancelled_error);
+  schedule_callbacks();
+}
+
+void FutureBase::require_pending(const char* operation) const {
+  if (state_ != State::Pending) {
+    throw FutureAlreadyDoneError(
+        fmt::format("{}: the future is already done ({}); a future completes once", operation, repr()));
+  }
+}
+
+void FutureBase::require_value(const char* operation) {
+  switch (state_) {
+    case State::Pending:
+      throw FutureNotDoneError(
+          fmt::format("{}: the future is still pending ({}); await it or check done() first", operation, repr()));
+    case State::Cancelled: std::rethrow_exception(exception_);
+    case State::Finished:
+      if (exception_) {
+        exception_retrieved_ = true;
+        std::rethrow_exception(exception_);
+      }
+      return;
+  }
+}
+
+void FutureBase::set_exception(std::exception_ptr e) {
+  require_pending("set_exception");
+  if (!e) throw InvalidStateError("set_exception: the exception_ptr is null");
+  exception_ = std::move(e);
+  exception_retrieved_ = false;
+  state_ = State::Finished;
+  finish();
+}
+
+std::exception_ptr FutureBase::exception() {
+  if (state_ == State::Cancelled) std::rethrow_exception(exception_);
+  if (state_ == State::Pending) {
+    throw FutureNotDoneError(fmt::format("exception(): the future is still pending ({})", repr()));
+  }
+  exception_retrieved_ = true;
+  return exception_;
+}
+
+void FutureBase::add_done_handle(Handle* cb) {
+  if (state_ != State::Pending) {
+    loop_->check_open("add_done_callback");
+    cb->on_future_done(this);
+    loop_->enqueue(cb);
+    return;
+  }
+  callbacks_.push_back(cb);
+}
+
+void FutureBase::schedule_callbacks() {
+  if (callbacks_.empty()) return;
+  loop_->check_open("completing a future");
+  callbacks_.drain([this](Handle* cb) {
+    cb->on_future_done(this);
+    loop_->enqueue(cb);
+    cb->release();  // the list's reference; the ready queue holds its own
+  });
+}
+
+}  // namespace simloop::detail
