@@ -1,0 +1,47 @@
+// C++ side of the conformance scenarios: a registry of programs that log
+// events as "<virtual microseconds> <message>", compared line for line with
+// the asyncio script of the same name (scenarios/<name>.py).
+#pragma once
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <simloop/simloop.hpp>
+
+namespace conformance {
+
+class Log {
+ public:
+  void attach(const simloop::EventLoop& loop) { loop_ = &loop; }
+  template <class... A>
+  void operator()(fmt::format_string<A...> format, A&&... args) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(loop_->time()).count();
+    lines_.push_back(fmt::format("{} {}", us, fmt::format(format, std::forward<A>(args)...)));
+  }
+  const std::vector<std::string>& lines() const { return lines_; }
+
+ private:
+  const simloop::EventLoop* loop_ = nullptr;
+  std::vector<std::string> lines_;
+};
+
+using ScenarioFn = void (*)(Log&);
+struct Scenario {
+  std::string name;
+  ScenarioFn fn;
+};
+std::vector<Scenario>& registry();
+bool register_scenario(const char* name, ScenarioFn fn);
+
+}  // namespace conformance
+
+// Defines `void conformance_<name>(conformance::Log& log)`, registered under <name>;
+// scenarios/<name>.py is its asyncio twin.
+#define SIMLOOP_CONFORMANCE(name)                                    \
+  static void conformance_##name(conformance::Log& log);             \
+  [[maybe_unused]] static const bool conformance_registered_##name = \
+      conformance::register_scenario(#name, &conformance_##name);    \
+  static void conformance_##name(conformance::Log& log)
