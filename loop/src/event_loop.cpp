@@ -105,6 +105,8 @@ EventLoop::EventLoop(LoopParts parts)
   if (!selector_) selector_ = std::make_unique<SleepingSelector>();
   if (!scheduler_) scheduler_ = std::make_unique<FifoScheduler>();
   points_ = scheduler_->points();
+  selector_->attach(*this);
+  if (executor_) executor_->attach(*this);
 }
 
 EventLoop::~EventLoop() {
@@ -264,7 +266,7 @@ void EventLoop::run_once() {
   drop_cancelled_timers();
 
   std::optional<Duration> timeout;
-  if (!ready_.empty() || stopping_) {
+  if (!ready_.empty() || stopping_ || !held_external_.empty()) {
     timeout = Duration{0};
   } else if (!timers_.empty()) {
     timeout = std::max(Duration{0}, timers_.front()->when() - clock_->now());
@@ -274,15 +276,8 @@ void EventLoop::run_once() {
   io_events_.clear();
   selector_->select(timeout, io_events_);
   drain_threadsafe();
-  // External events that arrived together: their order is a choice.
-  if (points_.external_events && io_events_.size() > 1) {
-    std::vector<Handle*> pending;
-    for (HandleRef& h : io_events_) pending.push_back(h.get());
-    while (!pending.empty()) {
-      std::size_t pick = pending.size() > 1 ? scheduler_->pick(ChoiceKind::ExternalOrder, pending) : 0;
-      enqueue(pending[pick]);
-      pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(pick));
-    }
+  if (points_.external_events) {
+    queue_external_events();
   } else {
     for (HandleRef& h : io_events_) enqueue(h.get());
   }
@@ -290,6 +285,44 @@ void EventLoop::run_once() {
 
   move_due_timers();
   run_ready_batch();
+}
+
+void EventLoop::queue_external_events() {
+  if (held_external_.empty() && io_events_.empty()) return;
+  // Held-back events whose delay has run out arrived earlier: they come first.
+  std::vector<HandleRef> pending;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < held_external_.size(); ++i) {
+    auto& entry = held_external_[i];
+    if (--entry.first == 0) {
+      pending.push_back(std::move(entry.second));
+    } else {
+      held_external_[kept++] = std::move(entry);
+    }
+  }
+  held_external_.resize(kept);
+  // Each new arrival may be held back some iterations: a choice.
+  for (HandleRef& h : io_events_) {
+    const std::uint32_t delay = scheduler_->external_delay();
+    if (delay > 0) {
+      held_external_.emplace_back(delay, std::move(h));
+    } else {
+      pending.push_back(std::move(h));
+    }
+  }
+  // Events queued together: their order is a choice.
+  if (pending.size() < 2) {
+    for (HandleRef& h : pending) enqueue(h.get());
+    return;
+  }
+  std::vector<Handle*> left;
+  left.reserve(pending.size());
+  for (HandleRef& h : pending) left.push_back(h.get());
+  while (!left.empty()) {
+    const std::size_t pick = left.size() > 1 ? scheduler_->pick(ChoiceKind::ExternalOrder, left) : 0;
+    enqueue(left[pick]);
+    left.erase(left.begin() + static_cast<std::ptrdiff_t>(pick));
+  }
 }
 
 void EventLoop::run_ready_batch() {
@@ -461,6 +494,7 @@ void EventLoop::close() {
       t->release();
     }
   }
+  held_external_.clear();
   std::vector<Handle*> threadsafe;
   {
     std::lock_guard lock(threadsafe_mutex_);

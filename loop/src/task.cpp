@@ -82,8 +82,7 @@ void TaskBase::step() {
   if (fut_waiter_ != nullptr) std::exchange(fut_waiter_, nullptr)->release();
   loop.current_task_ = this;
   throw_cancel_ = cancel_now;
-  std::coroutine_handle<> resume_at = std::exchange(resume_point_, nullptr);
-  resume_at.resume();
+  trampoline_.run(std::exchange(resume_point_, nullptr));
   loop.current_task_ = nullptr;
   throw_cancel_ = false;
   if (coroutine_done()) {
@@ -104,13 +103,24 @@ void TaskBase::wait_on(FutureBase& f, std::coroutine_handle<> resume_at) {
     // Cancelled while running (e.g. by itself): cancel what it now waits on.
     std::string message = cancel_message_ ? *cancel_message_ : std::string();
     if (f.cancel(std::move(message))) must_cancel_ = false;
+    return;
   }
+  maybe_inject_cancel();
+}
+
+void TaskBase::maybe_inject_cancel() {
+  // Seeded cancellation injection: the scheduler may cancel the task at this
+  // co_await, exactly as a cancel() from elsewhere would land here.
+  EventLoop& loop = this->loop();
+  if (!loop.points_.cancel_at_await) return;
+  if (loop.scheduler_->cancel_at_await(id_)) request_cancel("injected by simloop's seeded cancellation");
 }
 
 void TaskBase::yield_step(std::coroutine_handle<> resume_at) {
   assert(fut_waiter_ == nullptr && !step_scheduled_);
   resume_point_ = resume_at;
   schedule_step();
+  if (!must_cancel_) maybe_inject_cancel();
 }
 
 void TaskBase::deliver_pending_cancel() {

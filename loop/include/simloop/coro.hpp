@@ -4,8 +4,10 @@
 //  - A function returning Coro<T> is a coroutine function. Calling it runs
 //    nothing (lazy); the coroutine runs when awaited or wrapped in a task.
 //  - `co_await coro` runs it inline, inside the awaiting task, as
-//    `await coro()` does: no trip through the ready queue. Symmetric transfer
-//    (in both directions) keeps any depth of such chains off the stack.
+//    `await coro()` does: no trip through the ready queue. Control passes
+//    between coroutines through the task's trampoline (see Trampoline), so
+//    any depth of such chains, and any number of synchronous completions,
+//    run in constant stack, in unoptimized builds too.
 //  - `loop.create_task(coro)` makes it an independently scheduled Task.
 //  - A Coro is awaited at most once; awaiting a finished or moved-from one
 //    raises InvalidStateError. Destroying an unfinished Coro destroys its frame.
@@ -35,8 +37,22 @@ void note_await_location(const std::source_location& where) noexcept;
 // before its first step sees it at the top of its coroutine).
 void deliver_pending_cancel_to_current();
 
+// Symmetric transfer, done by hand. A coroutine that hands control to another
+// (starting an awaited Coro, or finishing and resuming its awaiter) stores
+// the next one here and suspends; the task's step resumes `next` in a loop.
+// Returning a handle from await_suspend would be neater, but GCC makes that a
+// tail call only when optimizing: at -O0 a chain of N awaits nests N frames.
+struct Trampoline {
+  std::coroutine_handle<> next;
+  void run(std::coroutine_handle<> first) {
+    next = first;
+    while (next) std::exchange(next, nullptr).resume();
+  }
+};
+
 struct CoroPromiseBase {
   std::coroutine_handle<> continuation;
+  Trampoline* trampoline = nullptr;  // the running task's, inherited from the awaiter
   std::exception_ptr exception;
 
   struct InitialAwaiter {
@@ -47,9 +63,9 @@ struct CoroPromiseBase {
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-      std::coroutine_handle<> next = h.promise().continuation;
-      return next ? next : std::noop_coroutine();
+    void await_suspend(std::coroutine_handle<P> h) const noexcept {
+      CoroPromiseBase& p = h.promise();
+      if (p.continuation) p.trampoline->next = p.continuation;
     }
     void await_resume() const noexcept {}
   };
@@ -124,9 +140,13 @@ class [[nodiscard]] Coro {
       if (!h || h.done()) throw InvalidStateError("co_await on a Coro that was already awaited or moved from");
       return false;
     }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) const noexcept {
-      h.promise().continuation = awaiting;
-      return h;
+    // Coros are awaited from Coros (their promise carries the trampoline).
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> awaiting) const noexcept {
+      auto& p = h.promise();
+      p.continuation = awaiting;
+      p.trampoline = awaiting.promise().trampoline;
+      p.trampoline->next = h;
     }
     T await_resume() const { return h.promise().take_result(); }
   };

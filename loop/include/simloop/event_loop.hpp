@@ -3,10 +3,12 @@
 // Contract (CPython's base_events.py, with DESIGN.md §1's timer-tie rule):
 //  - run_once() is the only place where callbacks are called. One iteration:
 //      1. drop cancelled timers (lazily; the heap is rebuilt when most are cancelled);
-//      2. timeout = 0 if anything is ready or a stop is pending, else the time
-//         to the earliest timer, else none;
+//      2. timeout = 0 if anything is ready, an external event is held back
+//         or a stop is pending, else the time to the earliest timer, else none;
 //      3. select(timeout) and queue the callbacks of ready I/O and of
 //         call_soon_threadsafe (a virtual clock jumps instead of sleeping);
+//         under a scheduler with external_events on, each may be held back
+//         some iterations, and those queued together are ordered by it;
 //      4. queue every due timer, in (deadline, sequence) order;
 //      5. run exactly the handles that were ready when step 5 began; handles
 //         they schedule wait for the next iteration.
@@ -30,6 +32,7 @@
 #include <optional>
 #include <source_location>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <simloop/clock.hpp>
@@ -119,6 +122,34 @@ class EventLoop {
     ready_.push_back(h);
   }
 
+  // ---- I/O readiness (asyncio's add_reader / add_writer) ----------------------
+  // fn() is called (through the ready queue) each time `fd` is readable /
+  // writable, until removed; adding one for an fd that has one replaces it.
+  // remove_* cancels the callback (a queued run is skipped) and says whether
+  // one was registered. `fd` is a file descriptor, or a simulated endpoint's
+  // id under a FakeSelector.
+  template <class F>
+  void add_reader(int fd, F fn, std::source_location where = std::source_location::current()) {
+    check_open("add_reader");
+    selector_->add_reader(fd, HandleRef(new detail::CallbackHandle<F>(std::move(fn), where)));
+  }
+  template <class F>
+  void add_writer(int fd, F fn, std::source_location where = std::source_location::current()) {
+    check_open("add_writer");
+    selector_->add_writer(fd, HandleRef(new detail::CallbackHandle<F>(std::move(fn), where)));
+  }
+  bool remove_reader(int fd) { return selector_->remove_reader(fd); }
+  bool remove_writer(int fd) { return selector_->remove_writer(fd); }
+
+  // ---- blocking work (asyncio's run_in_executor; defined in future.hpp) -------
+  // Runs fn() on the loop's executor and returns a future of its result, as
+  // asyncio's _chain_future does: the job's completion reaches the loop
+  // through call_soon_threadsafe; an exception in fn() finishes the future
+  // with it; cancelling the future cancels the job if it has not started
+  // (a running job runs to the end and its result is dropped).
+  template <class F>
+  auto run_in_executor(F fn) -> Future<std::invoke_result_t<F&>>;
+
   // ---- time -----------------------------------------------------------------
   // The loop's clock: virtual nanoseconds under simulation.
   Duration time() const noexcept { return clock_->now(); }
@@ -190,6 +221,7 @@ class EventLoop {
   void run_handle(Handle* h);
   void enqueue_threadsafe(Handle* h);
   void drain_threadsafe();
+  void queue_external_events();
   bool quiescent() const;
   [[noreturn]] void raise_deadlock();
 
@@ -207,6 +239,9 @@ class EventLoop {
   std::size_t cancelled_timers_ = 0;
   std::uint64_t timer_sequence_ = 0;
   std::vector<HandleRef> io_events_;  // scratch for select()
+  // External events held back by Scheduler::external_delay(), in arrival
+  // order: (iterations left, handle).
+  std::vector<std::pair<std::uint32_t, HandleRef>> held_external_;
 
   std::mutex threadsafe_mutex_;
   std::vector<Handle*> threadsafe_;  // guarded by threadsafe_mutex_

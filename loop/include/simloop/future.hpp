@@ -19,6 +19,7 @@
 //    ForeignLoopError; a task awaiting itself raises SelfAwaitError.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
@@ -286,6 +287,92 @@ HandleRef Future<T>::add_done_callback(F fn, std::source_location where) const {
   HandleRef ref(cb);
   s_->add_done_handle(cb);
   return ref;
+}
+
+// ---- EventLoop::run_in_executor ---------------------------------------------
+
+namespace detail {
+
+// The link between a loop future and its executor job (asyncio's
+// _chain_future). Invariants: `dest` is touched on the loop thread only; the
+// job's thread touches only `state`, `outcome` and `error`, and hands the
+// object back to the loop through call_soon_threadsafe (a release/acquire
+// pair through the loop's mutex), so the two never race.
+template <class R>
+struct ExecutorCall {
+  enum : int { kQueued = 0, kRunning = 1, kCancelled = 2 };
+  std::atomic<int> state{kQueued};
+  Future<R> dest;
+  ResultSlot<R> outcome;
+  std::exception_ptr error;
+
+  // On the loop thread, when the job's completion arrives.
+  void complete() {
+    Future<R> d = std::move(dest);
+    if (d.cancelled()) return;  // the awaiting side gave up: drop the result
+    if (error) {
+      d.set_exception(error);
+    } else if constexpr (std::is_void_v<R>) {
+      d.set_result();
+    } else {
+      d.set_result(std::move(*outcome.value));
+    }
+  }
+};
+
+}  // namespace detail
+
+template <class F>
+auto EventLoop::run_in_executor(F fn) -> Future<std::invoke_result_t<F&>> {
+  using R = std::invoke_result_t<F&>;
+  static_assert(!std::is_reference_v<R>, "run_in_executor: the job must return a value, not a reference");
+  check_open("run_in_executor");
+  if (!executor_) {
+    throw Error(
+        "run_in_executor: this loop has no executor; build it with one (make_real_loop() has a thread pool; "
+        "under simulation pass a fakes::FakeExecutor)");
+  }
+  using Call = detail::ExecutorCall<R>;
+  auto call = std::make_shared<Call>();
+  call->dest = Future<R>::create(*this);
+  Future<R> result = call->dest;
+  // Cancelling the future cancels the job if it has not started
+  // (concurrent.futures.Future.cancel). A weak reference: a pending future
+  // must not keep its own link alive.
+  std::weak_ptr<Call> weak = call;
+  result.add_done_callback([weak](Future<R>& f) {
+    if (!f.cancelled()) return;
+    if (auto c = weak.lock()) {
+      int queued = Call::kQueued;
+      c->state.compare_exchange_strong(queued, Call::kCancelled);
+    }
+  });
+  auto job = std::make_shared<F>(std::move(fn));
+  executor_->submit([this, call, job]() mutable {
+    std::shared_ptr<Call> c = std::move(call);
+    if (!c) return;
+    int queued = Call::kQueued;
+    if (c->state.compare_exchange_strong(queued, Call::kRunning)) {
+      try {
+        if constexpr (std::is_void_v<R>) {
+          (*job)();
+        } else {
+          c->outcome.value.emplace((*job)());
+        }
+      } catch (...) {
+        c->error = std::current_exception();  // delivered to the awaiting task
+      }
+    }
+    // Even a job cancelled before it started reports back, so the loop
+    // releases the link on its own thread. A loop closed meanwhile refuses
+    // it; closing waits for the executor, so nothing on the loop thread
+    // touches the future while the refused link is dropped here.
+    try {
+      call_soon_threadsafe([c = std::move(c)] { c->complete(); });
+    } catch (const LoopClosedError&) {
+    }
+  });
+  return result;
 }
 
 }  // namespace simloop

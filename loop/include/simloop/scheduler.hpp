@@ -5,9 +5,19 @@
 //    choice: the order and timing CPython's asyncio would produce. A
 //    scheduler that always answers 0 reproduces asyncio exactly.
 //  - The loop consults the scheduler only in run_once, its single choke
-//    point, and only at the choice points points() switches on; a point that
-//    is off is never asked, so the list of choices is the same whichever
+//    point (the await-point hook below runs inside a callback run_once
+//    called), and only at the choice points points() switches on; a point
+//    that is off is never asked, so the list of choices is the same whichever
 //    strategy answers them (what replay relies on).
+//  - external_delay() is asked once per external event as it arrives (when
+//    external_events is on): the event reaches the ready queue that many
+//    iterations later. Events released in the same iteration are then ordered
+//    with pick(ExternalOrder, ...), earlier arrivals first in natural order.
+//  - cancel_at_await(task_id) is asked each time a task suspends at a
+//    co_await (when cancel_at_await is on); true cancels that task there, as
+//    if another task had called cancel() on it right after it suspended.
+//    The loop knows nothing more of it: which tasks and how often is the
+//    scheduler's business.
 //  - pick(kind, candidates) chooses among handles (the ready batch, tied
 //    timers, external events); the default asks choose(kind, size). Strategies
 //    that rank tasks (pct) override it.
@@ -41,6 +51,7 @@ struct ChoicePoints {
   bool callback_cost = false;
   bool timer_ties = false;
   bool external_events = false;
+  bool cancel_at_await = false;  // seeded cancellation injection
 };
 
 class Scheduler {
@@ -53,6 +64,15 @@ class Scheduler {
   // Virtual time charged to the callback that just ran (asked only when
   // points().callback_cost is on). Zero means none.
   virtual Duration callback_cost() { return Duration{0}; }
+  // Iterations an external event that just arrived is held back (asked only
+  // when points().external_events is on). Zero means none.
+  virtual std::uint32_t external_delay() { return 0; }
+  // Whether task `task_id`, suspending at a co_await now, is cancelled there
+  // (asked only when points().cancel_at_await is on).
+  virtual bool cancel_at_await(std::uint64_t task_id) {
+    (void)task_id;
+    return false;
+  }
   const ChoicePoints& points() const noexcept { return points_; }
 
  protected:

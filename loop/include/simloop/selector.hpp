@@ -12,6 +12,9 @@
 //  - wakeup() may be called from any thread; it makes a blocked select() return.
 //  - Reader and writer callbacks are keyed by file descriptor (or a simulated
 //    endpoint's id); adding one for a key that has one replaces it.
+//  - attach(loop) is called once by the EventLoop constructor that takes the
+//    selector, before any other call; a simulated selector takes the loop's
+//    clock and scheduler from it.
 #pragma once
 
 #include <optional>
@@ -21,9 +24,12 @@
 
 namespace simloop {
 
+class EventLoop;
+
 class Selector {
  public:
   virtual ~Selector() = default;
+  virtual void attach(EventLoop& loop) { (void)loop; }
   virtual void select(std::optional<Duration> timeout, std::vector<HandleRef>& ready) = 0;
   virtual bool quiescent() const = 0;
   virtual void wakeup() noexcept {}

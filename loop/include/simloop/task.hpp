@@ -112,11 +112,19 @@ class TaskBase {
   friend class simloop::EventLoop;
   void step();
   void schedule_step();
+  // Asks the scheduler whether to cancel this task at the co_await it is
+  // suspending at (only when its cancel_at_await point is on).
+  void maybe_inject_cancel();
   // The loop closes: destroy the frame, drop what the task waits on.
   void destroy_pending() noexcept;
 
   FutureBase* self_;
   StepHandle step_;
+
+ protected:
+  Trampoline trampoline_;  // drives the task's coroutines during a step
+
+ private:
   FutureBase* fut_waiter_ = nullptr;  // holds a reference
   std::coroutine_handle<> resume_point_;
   std::unique_ptr<std::string> name_;            // null: "Task-<id>"
@@ -138,7 +146,10 @@ class TaskState final : public FutureState<T>, public TaskBase {
   TaskState(EventLoop& loop, Coro<T> coro, std::string name, std::source_location created_at)
       : FutureState<T>(loop), TaskBase(*this, std::move(name), created_at), coro_(std::move(coro)) {}
 
-  void start() { TaskBase::start(coro_.handle()); }
+  void start() {
+    coro_.handle().promise().trampoline = &trampoline_;
+    TaskBase::start(coro_.handle());
+  }
   bool cancel(std::string message) override { return request_cancel(std::move(message)); }
   TaskBase* as_task() noexcept override { return this; }
   std::string repr() const override { return task_repr(); }
