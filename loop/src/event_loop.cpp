@@ -262,6 +262,23 @@ void EventLoop::raise_deadlock() {
 }
 
 void EventLoop::run_once() {
+  // run_once may be called directly (tests, tools): the loop is the running
+  // one while it iterates, as inside run_forever.
+  struct RunningHere {
+    bool set = false;
+    explicit RunningHere(EventLoop* loop) {
+      if (t_running_loop == loop) return;
+      if (t_running_loop != nullptr) {
+        throw LoopRunningError("run_once: another event loop is running in this thread; run loops one at a time");
+      }
+      t_running_loop = loop;
+      set = true;
+    }
+    ~RunningHere() {
+      if (set) t_running_loop = nullptr;
+    }
+  } running_here(this);
+  check_open("run_once");
   ++iterations_;
   drop_cancelled_timers();
 
