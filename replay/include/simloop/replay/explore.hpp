@@ -1,0 +1,89 @@
+// Replay wired into the exploration runner (sim/runner.hpp).
+//
+// Contract:
+//  - replay::explore(scenario, options) is sim::explore with replay:
+//      * every run is recorded in memory (choices through the strategy's
+//        ChoiceObserver, the timeline and digests through the runner's
+//        RunObserver callbacks); nothing is written for a passing run;
+//      * the first failing run is written to SIMLOOP_REPLAY_DIR as
+//        "<test>-seed<seed>.simloop-replay", and the failure report gains the
+//        file's path and the one-line command that replays it;
+//      * then the failure is minimized (SIMLOOP_MINIMIZE_RUNS runs at most)
+//        and the smallest failing run is written beside it as
+//        "<test>-seed<seed>.min.simloop-replay"; the report gains its path,
+//        its size (non-zero choices, before and after) and its command;
+//      * under SIMLOOP_REPLAY=<file>, the file's run alone is replayed: its
+//        seed, strategy, fidelity and options replace the configured ones,
+//        and its choices are served by a ListStrategy, checked kind by kind
+//        and range by range, with its digests checked as the run reaches
+//        them. The report says whether the run followed the recording exactly
+//        and failed the same way; a divergence names the first divergent
+//        choice (position, step, expected and actual, the task and handle
+//        running). SIMLOOP_REPLAY_CONTINUE=1 carries on under the seeded
+//        strategy after a divergence.
+//  - A bad variable or a bad replay file is refused before any run
+//    (std::invalid_argument or ReplayFormatError naming it).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <simloop/replay/session.hpp>
+#include <simloop/sim/runner.hpp>
+
+namespace simloop::replay {
+
+// The settings a Trace's `options` field carries, and back. parse raises
+// std::invalid_argument naming the bad pair.
+std::string format_options(const sim::RunnerOptions& options);
+void apply_options(const std::string& text, sim::RunnerOptions& options);
+
+// The RunObserver behind replay::explore; usable alone with sim::explore
+// (then minimize_and_save() after a failure).
+class ReplayObserver final : public sim::RunObserver {
+ public:
+  // Loads env.replay_file if set and rewrites `options` to replay it.
+  ReplayObserver(sim::RunnerOptions& options, ReplayEnv env);
+
+  bool replaying() const noexcept { return replay_.has_value(); }
+  // The failing run (after a failure), as written to original_path().
+  const std::optional<Trace>& failing() const noexcept { return failing_; }
+  const std::string& original_path() const noexcept { return original_path_; }
+  // Replay mode: the verdict on the replayed run (after it ran).
+  const std::optional<std::string>& replay_verdict() const noexcept { return verdict_; }
+  bool reproduced() const noexcept { return reproduced_; }
+
+  // Minimizes the failing run with `scenario` and writes the minimized file;
+  // returns the lines to add to the report (empty if there was no failure).
+  std::string minimize_and_save(const sim::Scenario& scenario, const sim::RunnerOptions& options);
+
+  std::unique_ptr<sim::SimScheduler> make_scheduler(const sim::RunContext& ctx) override;
+  void on_run_start(const sim::RunContext& ctx, sim::SimLoop& loop, sim::SimScheduler& scheduler) override;
+  void before_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) override {
+    recorder_.before_callback(loop, handle, step);
+  }
+  void after_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) override {
+    recorder_.after_callback(loop, handle, step);
+  }
+  std::string on_run_end(const sim::RunContext& ctx, const sim::RunOutcome& outcome) override;
+
+ private:
+  ReplayEnv env_;
+  std::optional<Trace> replay_;
+  Recorder recorder_;
+  RunInfo info_;
+  sim::ListStrategy* list_ = nullptr;  // replay mode, during a run
+  std::string divergence_context_;
+  std::uint64_t divergence_step_ = 0;
+  std::optional<Trace> failing_;
+  sim::FailureKind failing_kind_ = sim::FailureKind::None;
+  std::string original_path_;
+  std::optional<std::string> verdict_;
+  bool reproduced_ = false;
+};
+
+// sim::explore with replay (see the file header). `env` defaults to the environment.
+sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions options);
+sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions options, ReplayEnv env);
+
+}  // namespace simloop::replay

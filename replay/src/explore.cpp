@@ -1,0 +1,314 @@
+// Replay wired into the exploration runner (explore.hpp).
+#include <simloop/replay/explore.hpp>
+
+#include <cerrno>
+#include <cstdlib>
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace simloop::replay {
+
+namespace {
+
+std::vector<sim::Choice> to_sim(const std::vector<Choice>& choices) {
+  std::vector<sim::Choice> out;
+  out.reserve(choices.size());
+  for (const Choice& c : choices) out.push_back(sim::Choice{static_cast<ChoiceKind>(c.kind), c.n, c.value});
+  return out;
+}
+
+std::string failure_text(const sim::RunOutcome& outcome) {
+  return fmt::format("{}: {}", sim::to_string(outcome.failure), outcome.message);
+}
+
+std::uint64_t parse_u64(const std::string& key, const std::string& v) {
+  if (v.empty() || v.size() > 20 || v.find_first_not_of("0123456789") != std::string::npos) {
+    throw std::invalid_argument("replay options: " + key + "=" + v + " is not an unsigned number");
+  }
+  errno = 0;
+  const unsigned long long x = std::strtoull(v.c_str(), nullptr, 10);
+  if (errno == ERANGE) throw std::invalid_argument("replay options: " + key + "=" + v + " does not fit in 64 bits");
+  return x;
+}
+
+double parse_probability(const std::string& key, const std::string& v) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || !(x >= 0.0 && x <= 1.0)) {
+    throw std::invalid_argument("replay options: " + key + "=" + v + " is not a probability in [0, 1]");
+  }
+  return x;
+}
+
+}  // namespace
+
+std::string format_options(const sim::RunnerOptions& o) {
+  const sim::SimOptions& s = o.sim;
+  // %.17g round-trips a double exactly.
+  return fmt::format(
+      "max_callback_cost_ns={} busy_probability={:.17g} max_external_delay={} external_delay_probability={:.17g} "
+      "cancel_probability={:.17g} max_injected_cancels={} buggify={} pct_depth={} pct_horizon={} max_steps={} "
+      "max_vtime_ns={}",
+      s.max_callback_cost.count(), s.busy_probability, s.max_external_delay, s.external_delay_probability,
+      s.cancel_probability, s.max_injected_cancels, s.buggify ? 1 : 0, s.pct_depth, s.pct_horizon, o.max_steps,
+      o.max_vtime.count());
+}
+
+void apply_options(const std::string& text, sim::RunnerOptions& o) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string pair = text.substr(start, end - start);
+    start = end + 1;
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string::npos) throw std::invalid_argument("replay options: '" + pair + "' is not key=value");
+    const std::string key = pair.substr(0, eq), v = pair.substr(eq + 1);
+    auto u32 = [&](std::uint32_t& dst) {
+      const std::uint64_t x = parse_u64(key, v);
+      if (x > 0xffffffffu) throw std::invalid_argument("replay options: " + key + "=" + v + " is too large");
+      dst = static_cast<std::uint32_t>(x);
+    };
+    auto ns = [&](Duration& dst) {
+      const std::uint64_t x = parse_u64(key, v);
+      if (x > static_cast<std::uint64_t>(INT64_MAX))
+        throw std::invalid_argument("replay options: " + key + " too large");
+      dst = Duration{static_cast<Duration::rep>(x)};
+    };
+    if (key == "max_callback_cost_ns") {
+      ns(o.sim.max_callback_cost);
+    } else if (key == "busy_probability") {
+      o.sim.busy_probability = parse_probability(key, v);
+    } else if (key == "max_external_delay") {
+      u32(o.sim.max_external_delay);
+    } else if (key == "external_delay_probability") {
+      o.sim.external_delay_probability = parse_probability(key, v);
+    } else if (key == "cancel_probability") {
+      o.sim.cancel_probability = parse_probability(key, v);
+    } else if (key == "max_injected_cancels") {
+      u32(o.sim.max_injected_cancels);
+    } else if (key == "buggify") {
+      if (v != "0" && v != "1") throw std::invalid_argument("replay options: buggify=" + v + " is not 0 or 1");
+      o.sim.buggify = v == "1";
+    } else if (key == "pct_depth") {
+      u32(o.sim.pct_depth);
+    } else if (key == "pct_horizon") {
+      o.sim.pct_horizon = parse_u64(key, v);
+    } else if (key == "max_steps") {
+      o.max_steps = parse_u64(key, v);
+    } else if (key == "max_vtime_ns") {
+      ns(o.max_vtime);
+    } else {
+      throw std::invalid_argument("replay options: unknown setting '" + key + "'");
+    }
+  }
+}
+
+ReplayObserver::ReplayObserver(sim::RunnerOptions& options, ReplayEnv env) : env_(std::move(env)) {
+  info_ = RunInfo{options.test_name, sim::to_string(options.strategy), sim::to_string(options.sim.fidelity), 0};
+  if (!env_.replay_file) return;
+  Trace t = load_trace(*env_.replay_file);
+  if (!options.test_name.empty() && t.test != options.test_name) {
+    throw std::invalid_argument(fmt::format("SIMLOOP_REPLAY={}: this file records test '{}', not '{}'",
+                                            *env_.replay_file, t.test, options.test_name));
+  }
+  auto strategy = sim::parse_strategy(t.strategy);
+  auto fidelity = sim::parse_fidelity(t.fidelity);
+  if (!strategy || !fidelity) {
+    throw std::invalid_argument(fmt::format("SIMLOOP_REPLAY={}: unknown strategy '{}' or fidelity '{}'",
+                                            *env_.replay_file, t.strategy, t.fidelity));
+  }
+  try {
+    apply_options(t.options, options);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("SIMLOOP_REPLAY={}: {}", *env_.replay_file, e.what()));
+  }
+  options.seed = t.seed;
+  options.runs = 1;
+  options.total_shards = 1;
+  options.shard_index = 0;
+  options.check_determinism = false;
+  if (*strategy != sim::Strategy::List) options.strategy = *strategy;
+  options.sim.fidelity = *fidelity;
+  info_ = RunInfo{t.test, t.strategy, t.fidelity, t.seed};
+  if (options.log != nullptr) {
+    fmt::print(options.log, "simloop: replaying {} ({} choices, {} non-zero){}\n", *env_.replay_file, t.choices.size(),
+               t.nonzero_choices(),
+               env_.continue_after_divergence ? "; on divergence, carrying on under the seeded strategy" : "");
+  }
+  replay_ = std::move(t);
+}
+
+std::unique_ptr<sim::SimScheduler> ReplayObserver::make_scheduler(const sim::RunContext& ctx) {
+  if (!replay_) return nullptr;
+  const sim::RunnerOptions& o = *ctx.options;
+  auto list = std::make_unique<sim::ListStrategy>(to_sim(replay_->choices), o.sim);
+  if (env_.continue_after_divergence && o.strategy != sim::Strategy::List) {
+    list->set_fallback(sim::make_strategy(o.strategy, ctx.seed, o.sim));
+  }
+  divergence_context_.clear();
+  list->on_divergence([this](const sim::ListStrategy::Divergence&) {
+    divergence_context_ = recorder_.context();
+    divergence_step_ = recorder_.step();
+  });
+  list_ = list.get();
+  return list;
+}
+
+void ReplayObserver::on_run_start(const sim::RunContext& ctx, sim::SimLoop& loop, sim::SimScheduler& scheduler) {
+  recorder_.reset();
+  recorder_.begin(loop);
+  scheduler.add_observer(&recorder_);
+  info_.seed = ctx.seed;
+  if (replay_) recorder_.expect_digests(replay_->digests);
+}
+
+std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::RunOutcome& outcome) {
+  recorder_.finish();
+  if (ctx.attempt != 1) return {};
+  if (replay_) {
+    std::string v;
+    bool exact = true;
+    if (list_ != nullptr && list_->divergence()) {
+      exact = false;
+      v += fmt::format("  replay diverged at step {}: {}\n    running: {}\n", divergence_step_,
+                       list_->divergence()->describe(), divergence_context_);
+    } else if (list_ != nullptr && !list_->exhausted()) {
+      exact = false;
+      v += fmt::format("  replay diverged: the run ended at step {} having used {} of the {} recorded choices\n",
+                       outcome.steps, list_->position(), replay_->choices.size());
+    }
+    if (exact && recorder_.digest_mismatch()) {
+      exact = false;
+      v += "  replay diverged: " + *recorder_.digest_mismatch() + "\n";
+    }
+    const std::string now = outcome.failed() ? failure_text(outcome) : std::string();
+    reproduced_ = exact && outcome.failed() && same_failure(now, replay_->failure);
+    if (reproduced_) {
+      v += fmt::format("  replay: reproduced exactly ({} choices, digests match)\n", replay_->choices.size());
+    } else if (exact && !outcome.failed()) {
+      v += "  replay: followed the recording exactly but the run passed (recorded: " + replay_->failure + ")\n";
+    } else if (exact) {
+      v += "  replay: followed the recording exactly but failed differently (recorded: " + replay_->failure + ")\n";
+    }
+    verdict_ = v;
+    list_ = nullptr;
+    if (env_.continue_after_divergence && outcome.failed()) {
+      // The continued run is itself a schedule worth keeping.
+      const std::string path = replay_path(env_.dir, info_.test, info_.seed, false) + ".continued";
+      Trace t = recorder_.trace(info_, now);
+      t.options = replay_->options;
+      save_trace(t, path);
+      v += "  the continued run was saved to " + path + "\n";
+      verdict_ = v;
+    }
+    return v;
+  }
+  if (!outcome.failed()) return {};
+  Trace t = recorder_.trace(info_, failure_text(outcome));
+  t.options = format_options(*ctx.options);
+  original_path_ = replay_path(env_.dir, t.test, t.seed, false);
+  save_trace(t, original_path_);
+  failing_ = std::move(t);
+  failing_kind_ = outcome.failure;
+  return fmt::format("  replay file: {} ({} choices, {} non-zero)\n  replay it: {}\n", original_path_,
+                     failing_->choices.size(), failing_->nonzero_choices(),
+                     reproduce_command(original_path_, failing_->test));
+}
+
+namespace {
+
+// Runs a guide (values read leniently by ListStrategy::from_values) and records it.
+class GuideObserver final : public sim::RunObserver {
+ public:
+  explicit GuideObserver(const std::vector<Choice>& guide) {
+    values_.reserve(guide.size());
+    for (const Choice& c : guide) values_.push_back(c.value);
+  }
+  std::unique_ptr<sim::SimScheduler> make_scheduler(const sim::RunContext& ctx) override {
+    return sim::ListStrategy::from_values(values_, ctx.options->sim);
+  }
+  void on_run_start(const sim::RunContext&, sim::SimLoop& loop, sim::SimScheduler& scheduler) override {
+    recorder_.reset();
+    recorder_.begin(loop);
+    scheduler.add_observer(&recorder_);
+  }
+  void before_callback(const EventLoop& l, const Handle& h, std::uint64_t step) override {
+    recorder_.before_callback(l, h, step);
+  }
+  void after_callback(const EventLoop& l, const Handle& h, std::uint64_t step) override {
+    recorder_.after_callback(l, h, step);
+  }
+  std::string on_run_end(const sim::RunContext&, const sim::RunOutcome&) override {
+    recorder_.finish();
+    return {};
+  }
+  Recorder recorder_;
+
+ private:
+  std::vector<std::uint64_t> values_;
+};
+
+}  // namespace
+
+std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, const sim::RunnerOptions& options) {
+  if (!failing_ || env_.minimize_runs == 0) return {};
+  const Trace original = *failing_;
+  sim::RunnerOptions guided = options;
+  guided.log = nullptr;
+  guided.check_determinism = false;
+  guided.seed = original.seed;
+  const sim::FailureKind kind = failing_kind_;
+  Oracle oracle = [&](const std::vector<Choice>& guide) -> std::optional<Trace> {
+    GuideObserver obs(guide);
+    guided.observers = {&obs};
+    const sim::RunContext ctx{&guided, original.seed, 0, 1};
+    const sim::RunOutcome out = sim::run_one(scenario, guided, ctx);
+    guided.observers.clear();
+    if (out.failure != kind || !same_failure(failure_text(out), original.failure)) return std::nullopt;
+    Trace t = obs.recorder_.trace(info_, failure_text(out));
+    t.test = original.test;
+    t.strategy = original.strategy;
+    t.fidelity = original.fidelity;
+    t.seed = original.seed;
+    t.options = original.options;
+    return t;
+  };
+  MinimizeResult m = minimize(original, oracle, MinimizeOptions{env_.minimize_runs});
+  const std::string path = replay_path(env_.dir, original.test, original.seed, true);
+  save_trace(m.best, path);
+  return fmt::format(
+      "  minimized: {} non-zero choices (from {}; {} of {} choices kept) in {} runs{}\n  minimized file: {}\n  replay "
+      "it: {}\n",
+      m.minimized_size, m.original_size, m.best.choices.size(), original.choices.size(), m.runs,
+      m.budget_exhausted ? " (budget exhausted: SIMLOOP_MINIMIZE_RUNS)" : "", path,
+      reproduce_command(path, original.test));
+}
+
+sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions options) {
+  return explore(scenario, std::move(options), ReplayEnv::from_environment());
+}
+
+sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions options, ReplayEnv env) {
+  ReplayObserver observer(options, std::move(env));
+  options.observers.push_back(&observer);
+  sim::ExploreResult result = sim::explore(scenario, options);
+  if (result.failure && !observer.replaying()) {
+    std::string extra = observer.minimize_and_save(scenario, options);
+    if (!extra.empty()) {
+      if (options.log != nullptr) {
+        fmt::print(options.log, "{}", extra);
+        std::fflush(options.log);
+      }
+      result.failure->report += extra;
+    }
+  }
+  if (observer.replaying() && result.ok() && observer.replay_verdict() && options.log != nullptr) {
+    fmt::print(options.log, "{}", *observer.replay_verdict());
+  }
+  return result;
+}
+
+}  // namespace simloop::replay
