@@ -1,10 +1,23 @@
 // The whole of simloop in one include.
 #pragma once
 
+#include <simloop/awaitables.hpp>
 #include <simloop/coro.hpp>
 #include <simloop/errors.hpp>
 #include <simloop/event_loop.hpp>
 #include <simloop/future.hpp>
+#include <simloop/gather.hpp>
+#include <simloop/locks.hpp>
+#include <simloop/primitive_errors.hpp>
+#include <simloop/queues.hpp>
+#include <simloop/shield.hpp>
+#include <simloop/sim/choices.hpp>
+#include <simloop/sim/random.hpp>
+#include <simloop/sim/runner.hpp>
 #include <simloop/sim/sim_loop.hpp>
+#include <simloop/sim/strategy.hpp>
 #include <simloop/sleep.hpp>
 #include <simloop/task.hpp>
+#include <simloop/task_group.hpp>
+#include <simloop/timeouts.hpp>
+#include <simloop/wait.hpp>

@@ -1,0 +1,90 @@
+// GoogleTest integration: SIMLOOP_TEST(Suite, Name) { ...coroutine body... }
+//
+// Contract:
+//  - The body is a coroutine (Coro<void>) given `loop`, a fresh SimLoop, and
+//    run under the exploration runner (runner.hpp) for every seed of the
+//    configuration: RunnerOptions defaults (or those SIMLOOP_TEST_OPTIONS
+//    gives), overridden by the SIMLOOP_* environment variables.
+//  - A failed EXPECT_* inside the body fails that run (checked when the body
+//    ends); SIMLOOP_ASSERT(cond) / SIMLOOP_ASSERT_EQ(a, b) stop the run at
+//    once (ASSERT_* cannot be used: they `return`, which a coroutine may
+//    not). The first failing run stops the test, which fails with the
+//    runner's report: seed, strategy, fidelity, task dump and the one-line
+//    reproduce command (this binary, --gtest_filter=Suite.Name).
+//  - A bad SIMLOOP_* variable fails the test with the runner's message,
+//    before any run.
+//  - `loop` is a reference: the runner owns the loop for the whole run, so
+//    it outlives the body.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <string>
+
+#include <simloop/sim/runner.hpp>
+
+namespace simloop::sim::detail {
+
+inline std::string self_program() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "<test binary>";
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+// Runs the body, then fails the run if a gtest assertion failed in it.
+inline Coro<void> gtest_checked(Coro<void> (*body)(SimLoop&), SimLoop* loop) {
+  co_await body(*loop);
+  if (::testing::Test::HasFailure()) {
+    throw AssertionFailed("a GoogleTest assertion failed during this run (its message is printed above)");
+  }
+}
+
+inline void gtest_explore(const char* suite, const char* name, Coro<void> (*body)(SimLoop&), RunnerOptions base) {
+  RunnerOptions options;
+  try {
+    options = options_from_env(std::move(base));
+  } catch (const ConfigError& e) {
+    FAIL() << e.what();
+  }
+  options.test_name = std::string(suite) + "." + name;
+  if (options.program.empty()) options.program = self_program();
+  if (options.program_args.empty()) options.program_args = "--gtest_filter=" + options.test_name;
+  ExploreResult result = explore([body](SimLoop& loop) { return gtest_checked(body, &loop); }, options);
+  if (!result.ok()) ADD_FAILURE() << result.failure->report;
+}
+
+}  // namespace simloop::sim::detail
+
+#define SIMLOOP_TEST_OPTIONS(Suite, Name, options_expr)                                                      \
+  static ::simloop::Coro<void> SimloopTestBody_##Suite##_##Name(::simloop::sim::SimLoop& loop);              \
+  TEST(Suite, Name) {                                                                                        \
+    ::simloop::sim::detail::gtest_explore(#Suite, #Name, &SimloopTestBody_##Suite##_##Name, (options_expr)); \
+  }                                                                                                          \
+  static ::simloop::Coro<void> SimloopTestBody_##Suite##_##Name([[maybe_unused]] ::simloop::sim::SimLoop& loop)
+
+#define SIMLOOP_TEST(Suite, Name) SIMLOOP_TEST_OPTIONS(Suite, Name, ::simloop::sim::RunnerOptions{})
+
+// Stops the run at once when `cond` is false (and fails the test with the seed).
+#define SIMLOOP_ASSERT(cond)                                                                  \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      ADD_FAILURE() << "SIMLOOP_ASSERT(" #cond ") failed";                                    \
+      throw ::simloop::sim::AssertionFailed("SIMLOOP_ASSERT(" #cond ") failed at " __FILE__); \
+    }                                                                                         \
+  } while (false)
+
+#define SIMLOOP_ASSERT_EQ(a, b)                                                                                      \
+  do {                                                                                                               \
+    const auto& simloop_a_ = (a);                                                                                    \
+    const auto& simloop_b_ = (b);                                                                                    \
+    if (!(simloop_a_ == simloop_b_)) {                                                                               \
+      std::ostringstream simloop_msg_;                                                                               \
+      simloop_msg_ << "SIMLOOP_ASSERT_EQ(" #a ", " #b ") failed: " << ::testing::PrintToString(simloop_a_) << " vs " \
+                   << ::testing::PrintToString(simloop_b_);                                                          \
+      ADD_FAILURE() << simloop_msg_.str();                                                                           \
+      throw ::simloop::sim::AssertionFailed(simloop_msg_.str());                                                     \
+    }                                                                                                                \
+  } while (false)

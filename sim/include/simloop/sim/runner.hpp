@@ -1,0 +1,196 @@
+// The exploration runner: a scenario run for many seeds, each on a fresh
+// SimLoop, with detectors, budgets, sharding and a one-line reproduction.
+//
+// Contract:
+//  - explore(scenario, options) runs the scenario (a coroutine factory given
+//    the loop) for seeds options.seed, options.seed + 1, ... (options.runs of
+//    them, minus those of other shards), each on a fresh SimLoop whose
+//    scheduler is make_strategy(options.strategy, seed, options.sim). A run is
+//    a pure function of (program, strategy, options, seed).
+//  - Sharding: run i (0-based) belongs to shard i % total_shards; options
+//    read from the environment take GTEST_TOTAL_SHARDS / GTEST_SHARD_INDEX
+//    (or SIMLOOP_TOTAL_SHARDS / SIMLOOP_SHARD_INDEX, which win), so shards
+//    cover disjoint seeds.
+//  - It prints its configuration first, and stops at the first failing run:
+//    the report names the failure, the seed, strategy, fidelity, the task
+//    dump and a one-line command that reproduces it (environment variables
+//    on the same program).
+//  - Detectors: an exception escaping the scenario; deadlock (the loop's
+//    DeadlockError: nothing ready, no timer, no external event can come, the
+//    main task not done); step and virtual-time budgets (livelock); end-of-run
+//    hygiene: tasks still pending, live timers, anything that reached the
+//    loop's exception handler (never-retrieved exceptions, exceptions in
+//    callbacks); with check_determinism, each seed runs twice and the choice
+//    lists and per-step digests must agree (the report names the first
+//    differing step, handle and task).
+//  - RunObserver is the extension point for replay and tracing: it may
+//    replace a run's scheduler, sees the loop and scheduler before the
+//    scenario starts (to attach a ChoiceObserver), every callback, and the
+//    outcome of each run; what on_run_end returns is added to a failure
+//    report (e.g. the path of a replay file).
+//  - options_from_env reads SIMLOOP_SEED, SIMLOOP_RUNS, SIMLOOP_STRATEGY,
+//    SIMLOOP_FIDELITY, SIMLOOP_PCT_DEPTH, SIMLOOP_MAX_STEPS, SIMLOOP_MAX_VTIME,
+//    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL and the shard variables; a bad
+//    value raises ConfigError naming the variable, before any run.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <simloop/coro.hpp>
+#include <simloop/errors.hpp>
+#include <simloop/sim/sim_loop.hpp>
+#include <simloop/sim/strategy.hpp>
+
+namespace simloop::sim {
+
+// A scenario: given a fresh loop, the coroutine to run as the main task.
+// The function object lives for the whole exploration, so a capturing
+// lambda coroutine is safe here.
+using Scenario = std::function<Coro<void>(SimLoop&)>;
+
+class RunObserver;
+
+// A bad configuration (an environment variable, an option).
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Raised by SIMLOOP_ASSERT* (and by the gtest glue when a gtest assertion
+// failed during a run). Like CancelledError it does not derive from
+// std::exception, so user code catching std::exception does not swallow it.
+class AssertionFailed {
+ public:
+  explicit AssertionFailed(std::string message) : message_(std::move(message)) {}
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  std::string message_;
+};
+
+struct RunnerOptions {
+  std::uint64_t seed = 1;    // the first seed (SIMLOOP_SEED)
+  std::uint64_t runs = 100;  // seeds to run, over all shards (SIMLOOP_RUNS)
+  Strategy strategy = Strategy::Random;
+  SimOptions sim;                                     // fidelity, pct depth, cancellation, ...
+  std::uint64_t max_steps = 1'000'000;                // callbacks per run; 0: no limit
+  Duration max_vtime = std::chrono::hours(24 * 365);  // virtual time per run; 0: no limit
+  bool check_determinism = false;
+  bool fail_on_pending_tasks = true;
+  bool fail_on_live_timers = true;
+  bool fail_on_handler_reports = true;  // never-retrieved exceptions, errors in callbacks
+  std::uint64_t total_shards = 1;
+  std::uint64_t shard_index = 0;
+  // For reports and the reproduce command.
+  std::string test_name;
+  std::string program;       // the test binary; empty: "<test binary>"
+  std::string program_args;  // e.g. "--gtest_filter=Suite.Name"
+  // Where the configuration line and failure report go (null: silent).
+  std::FILE* log = stdout;
+  std::vector<RunObserver*> observers;  // not owned
+  // Variables taken from the environment (NAME=value), repeated in the
+  // reproduce command.
+  std::vector<std::string> from_env;
+};
+
+// Reads the environment over `base`; see the file header. ConfigError names
+// the variable and what is wrong. `getenv` is injectable for tests.
+RunnerOptions options_from_env(RunnerOptions base = {});
+RunnerOptions options_from_env(RunnerOptions base, const std::function<const char*(const char*)>& getenv);
+// "1500ms", "2s", "10m", "1h", "250us", "7ns"; a bare number is seconds.
+std::optional<Duration> parse_duration(std::string_view text);
+std::string format_duration(Duration d);
+
+enum class FailureKind : std::uint8_t {
+  None,
+  Exception,       // an exception escaped the scenario
+  Assertion,       // SIMLOOP_ASSERT or a gtest assertion failed
+  Deadlock,        // nothing can ever run again, the main task not done
+  StepBudget,      // more than max_steps callbacks
+  TimeBudget,      // virtual time beyond max_vtime
+  PendingTasks,    // tasks still pending when the main task finished
+  LiveTimers,      // timers still armed when the main task finished
+  HandlerReport,   // something reached the loop's exception handler
+  Nondeterminism,  // the same seed ran differently twice
+  Divergence,      // a replayed list did not match the program
+};
+const char* to_string(FailureKind kind) noexcept;
+
+struct RunContext {
+  const RunnerOptions* options = nullptr;
+  std::uint64_t seed = 0;
+  std::uint64_t run_index = 0;  // over all shards
+  int attempt = 1;              // 2: the determinism check's second run
+};
+
+struct RunOutcome {
+  FailureKind failure = FailureKind::None;
+  std::string message;    // what went wrong (empty when it passed)
+  std::string task_dump;  // the loop's pending tasks at the failure
+  std::uint64_t steps = 0;
+  Duration vtime{0};
+  std::uint64_t choices = 0;
+  std::uint32_t injected_cancels = 0;
+  std::string notes;  // what observers added (on_run_end)
+  bool failed() const noexcept { return failure != FailureKind::None; }
+};
+
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  // The scheduler for this run; null keeps the runner's own strategy (a
+  // replayer returns a ListStrategy here).
+  virtual std::unique_ptr<SimScheduler> make_scheduler(const RunContext& ctx) {
+    (void)ctx;
+    return nullptr;
+  }
+  // The loop is built, the scenario not yet started.
+  virtual void on_run_start(const RunContext& ctx, SimLoop& loop, SimScheduler& scheduler) {
+    (void)ctx, (void)loop, (void)scheduler;
+  }
+  virtual void before_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) {
+    (void)loop, (void)handle, (void)step;
+  }
+  virtual void after_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) {
+    (void)loop, (void)handle, (void)step;
+  }
+  // The run is over (the loop still open). Returned text is appended to the
+  // failure report, if this run's failure is reported.
+  virtual std::string on_run_end(const RunContext& ctx, const RunOutcome& outcome) {
+    (void)ctx, (void)outcome;
+    return {};
+  }
+};
+
+struct Failure {
+  std::uint64_t seed = 0;
+  RunOutcome outcome;
+  std::string reproduce;  // the one-line command
+  std::string report;     // the full, printed report
+};
+
+struct ExploreResult {
+  std::uint64_t runs = 0;  // runs done by this shard
+  std::optional<Failure> failure;
+  bool ok() const noexcept { return !failure; }
+};
+
+// One line: "simloop: <test> strategy=... fidelity=... seeds=... shard=...".
+std::string describe_config(const RunnerOptions& options);
+// The command that reruns `seed` alone.
+std::string reproduce_command(const RunnerOptions& options, std::uint64_t seed);
+
+ExploreResult explore(const Scenario& scenario, const RunnerOptions& options);
+
+// One run of one seed (no determinism check, no printing).
+RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx,
+                   std::vector<Choice>* choices = nullptr, std::vector<std::uint64_t>* digests = nullptr,
+                   std::vector<std::string>* step_names = nullptr);
+
+}  // namespace simloop::sim

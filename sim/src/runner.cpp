@@ -1,0 +1,516 @@
+#include <simloop/sim/runner.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include <simloop/task.hpp>
+
+namespace simloop::sim {
+
+const char* to_string(FailureKind kind) noexcept {
+  switch (kind) {
+    case FailureKind::None: return "none";
+    case FailureKind::Exception: return "exception";
+    case FailureKind::Assertion: return "assertion failed";
+    case FailureKind::Deadlock: return "deadlock";
+    case FailureKind::StepBudget: return "step budget exceeded";
+    case FailureKind::TimeBudget: return "virtual-time budget exceeded";
+    case FailureKind::PendingTasks: return "tasks pending at end of run";
+    case FailureKind::LiveTimers: return "timers armed at end of run";
+    case FailureKind::HandlerReport: return "error reported to the exception handler";
+    case FailureKind::Nondeterminism: return "nondeterminism";
+    case FailureKind::Divergence: return "replay divergence";
+  }
+  return "unknown";
+}
+
+// ---- durations and the environment -----------------------------------------------
+
+std::optional<Duration> parse_duration(std::string_view text) {
+  std::uint64_t value = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  auto [end, ec] = std::from_chars(first, last, value);
+  if (ec != std::errc() || end == first) return std::nullopt;
+  const std::string_view unit(end, static_cast<std::size_t>(last - end));
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "s") {
+    scale = 1'000'000'000;
+  } else if (unit == "ns") {
+    scale = 1;
+  } else if (unit == "us") {
+    scale = 1'000;
+  } else if (unit == "ms") {
+    scale = 1'000'000;
+  } else if (unit == "m") {
+    scale = 60'000'000'000;
+  } else if (unit == "h") {
+    scale = 3'600'000'000'000;
+  } else {
+    return std::nullopt;
+  }
+  const auto max = static_cast<std::uint64_t>(Duration::max().count());
+  if (value > max / scale) return std::nullopt;
+  return Duration{static_cast<Duration::rep>(value * scale)};
+}
+
+std::string format_duration(Duration d) {
+  const auto ns = d.count();
+  if (ns != 0 && ns % 1'000'000'000 == 0) return fmt::format("{}s", ns / 1'000'000'000);
+  if (ns != 0 && ns % 1'000'000 == 0) return fmt::format("{}ms", ns / 1'000'000);
+  if (ns != 0 && ns % 1'000 == 0) return fmt::format("{}us", ns / 1'000);
+  return fmt::format("{}ns", ns);
+}
+
+namespace {
+
+std::uint64_t parse_count(const char* name, const char* text, std::uint64_t min) {
+  std::uint64_t value = 0;
+  const std::string_view view(text);
+  auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), value);
+  if (view.empty() || ec != std::errc() || end != view.data() + view.size()) {
+    throw ConfigError(fmt::format("{}='{}': not a non-negative integer (e.g. {}={})", name, text, name, min + 41));
+  }
+  if (value < min) throw ConfigError(fmt::format("{}='{}': must be at least {}", name, text, min));
+  return value;
+}
+
+}  // namespace
+
+RunnerOptions options_from_env(RunnerOptions base) {
+  return options_from_env(std::move(base), [](const char* name) { return std::getenv(name); });
+}
+
+RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(const char*)>& getenv) {
+  auto get = [&](const char* name) -> const char* {
+    const char* v = getenv(name);
+    if (v != nullptr) o.from_env.push_back(fmt::format("{}={}", name, v));
+    return v;
+  };
+  if (const char* v = get("SIMLOOP_SEED")) o.seed = parse_count("SIMLOOP_SEED", v, 0);
+  if (const char* v = get("SIMLOOP_RUNS")) o.runs = parse_count("SIMLOOP_RUNS", v, 1);
+  if (const char* v = get("SIMLOOP_STRATEGY")) {
+    auto s = parse_strategy(v);
+    if (!s || *s == Strategy::List) {
+      throw ConfigError(fmt::format("SIMLOOP_STRATEGY='{}': unknown strategy (use fifo, random or pct)", v));
+    }
+    o.strategy = *s;
+  }
+  if (const char* v = get("SIMLOOP_FIDELITY")) {
+    auto f = parse_fidelity(v);
+    if (!f) throw ConfigError(fmt::format("SIMLOOP_FIDELITY='{}': unknown fidelity (use asyncio or chaos)", v));
+    o.sim.fidelity = *f;
+  }
+  if (const char* v = get("SIMLOOP_PCT_DEPTH")) {
+    const std::uint64_t d = parse_count("SIMLOOP_PCT_DEPTH", v, 1);
+    if (d > 64) throw ConfigError(fmt::format("SIMLOOP_PCT_DEPTH='{}': must be at most 64", v));
+    o.sim.pct_depth = static_cast<std::uint32_t>(d);
+  }
+  if (const char* v = get("SIMLOOP_MAX_STEPS")) o.max_steps = parse_count("SIMLOOP_MAX_STEPS", v, 0);
+  if (const char* v = get("SIMLOOP_MAX_VTIME")) {
+    auto d = parse_duration(v);
+    if (!d) {
+      throw ConfigError(fmt::format(
+          "SIMLOOP_MAX_VTIME='{}': not a duration (a non-negative integer with an optional unit ns, us, ms, s, m "
+          "or h; bare numbers are seconds)",
+          v));
+    }
+    o.max_vtime = *d;
+  }
+  if (const char* v = get("SIMLOOP_CHECK_DETERMINISM")) {
+    const std::string_view t(v);
+    if (t == "1") {
+      o.check_determinism = true;
+    } else if (t == "0") {
+      o.check_determinism = false;
+    } else {
+      throw ConfigError(fmt::format("SIMLOOP_CHECK_DETERMINISM='{}': use 0 or 1", v));
+    }
+  }
+  if (const char* v = get("SIMLOOP_CANCEL")) {
+    // A probability per await point, as a fraction "p" in [0, 1].
+    char* end = nullptr;
+    const double p = std::strtod(v, &end);
+    if (*v == '\0' || end == nullptr || *end != '\0' || !(p >= 0.0 && p <= 1.0)) {
+      throw ConfigError(fmt::format("SIMLOOP_CANCEL='{}': not a probability between 0 and 1 (e.g. 0.05)", v));
+    }
+    o.sim.cancel_probability = p;
+  }
+  // Sharding: SIMLOOP_* win over GTEST_* (gtest shards whole tests by the
+  // latter; the former split one test's seeds without gtest noticing).
+  const char* total_name = "SIMLOOP_TOTAL_SHARDS";
+  const char* index_name = "SIMLOOP_SHARD_INDEX";
+  const char* total = getenv(total_name);
+  const char* index = getenv(index_name);
+  if (total == nullptr && index == nullptr) {
+    total_name = "GTEST_TOTAL_SHARDS";
+    index_name = "GTEST_SHARD_INDEX";
+    total = getenv(total_name);
+    index = getenv(index_name);
+  }
+  if ((total == nullptr) != (index == nullptr)) {
+    throw ConfigError(fmt::format("{} and {} must be set together (found only {})", total_name, index_name,
+                                  total != nullptr ? total_name : index_name));
+  }
+  if (total != nullptr) {
+    o.total_shards = parse_count(total_name, total, 1);
+    o.shard_index = parse_count(index_name, index, 0);
+    if (o.shard_index >= o.total_shards) {
+      throw ConfigError(fmt::format("{}={} must be less than {}={}", index_name, index, total_name, total));
+    }
+  }
+  return o;
+}
+
+// ---- reports ----------------------------------------------------------------------
+
+std::string describe_config(const RunnerOptions& o) {
+  std::string line = fmt::format("simloop: {} strategy={} fidelity={}", o.test_name.empty() ? "exploring" : o.test_name,
+                                 to_string(o.strategy), to_string(o.sim.fidelity));
+  if (o.strategy == Strategy::Pct)
+    line += fmt::format(" pct_depth={} pct_horizon={}", o.sim.pct_depth, o.sim.pct_horizon);
+  line += fmt::format(" seeds={}..{} runs={}", o.seed, o.seed + o.runs - 1, o.runs);
+  if (o.total_shards > 1) line += fmt::format(" shard={}/{}", o.shard_index, o.total_shards);
+  line += fmt::format(" max_steps={} max_vtime={}", o.max_steps, format_duration(o.max_vtime));
+  if (o.sim.cancel_probability > 0) line += fmt::format(" cancel={}", o.sim.cancel_probability);
+  if (o.check_determinism) line += " check_determinism=1";
+  return line;
+}
+
+std::string reproduce_command(const RunnerOptions& o, std::uint64_t seed) {
+  std::string cmd = fmt::format("SIMLOOP_SEED={} SIMLOOP_RUNS=1 SIMLOOP_STRATEGY={} SIMLOOP_FIDELITY={}", seed,
+                                to_string(o.strategy), to_string(o.sim.fidelity));
+  if (o.strategy == Strategy::Pct) cmd += fmt::format(" SIMLOOP_PCT_DEPTH={}", o.sim.pct_depth);
+  // Other settings taken from the environment come along; the seed range and
+  // the shards do not (one seed, one process).
+  for (const std::string& kv : o.from_env) {
+    static constexpr std::string_view skip[] = {
+        "SIMLOOP_SEED=", "SIMLOOP_RUNS=", "SIMLOOP_STRATEGY=", "SIMLOOP_FIDELITY=", "SIMLOOP_PCT_DEPTH="};
+    if (std::none_of(std::begin(skip), std::end(skip), [&](std::string_view p) { return kv.starts_with(p); })) {
+      cmd += ' ';
+      cmd += kv;
+    }
+  }
+  if (o.total_shards > 1)
+    cmd += " GTEST_TOTAL_SHARDS=1 GTEST_SHARD_INDEX=0 SIMLOOP_TOTAL_SHARDS=1 SIMLOOP_SHARD_INDEX=0";
+  cmd += ' ';
+  cmd += o.program.empty() ? std::string("<test binary>") : o.program;
+  if (!o.program_args.empty()) {
+    cmd += ' ';
+    cmd += o.program_args;
+  }
+  return cmd;
+}
+
+// ---- one run ----------------------------------------------------------------------
+
+namespace {
+
+std::string describe_context(const ExceptionContext& c) {
+  std::string what;
+  if (c.exception) {
+    try {
+      std::rethrow_exception(c.exception);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (const CancelledError& e) {
+      what = fmt::format("CancelledError({})", e.message());
+    } catch (const AssertionFailed& e) {
+      what = e.message();
+    } catch (...) {
+      what = "an exception of unknown type";
+    }
+  }
+  std::string out = c.message;
+  if (!c.source.empty()) out += fmt::format(" [{}]", c.source);
+  if (!what.empty()) out += fmt::format(": {}", what);
+  return out;
+}
+
+std::string describe_step(const Handle& h) {
+  if (const auto* step = dynamic_cast<const detail::StepHandle*>(&h)) {
+    const detail::TaskBase* t = step->owner();
+    return fmt::format("step of {} (suspended at {}:{})", t->name(), t->await_location().file_name(),
+                       t->await_location().line());
+  }
+  return h.describe();
+}
+
+// Budgets, observers and (on request) per-step digests, around every callback.
+class RunGuard final : public LoopObserver {
+ public:
+  RunGuard(SimLoop& loop, const RunnerOptions& o, std::vector<std::uint64_t>* digests, std::vector<std::string>* names)
+      : loop_(loop), o_(o), digests_(digests), names_(names) {}
+
+  void before_callback(const EventLoop& l, const Handle& h, std::uint64_t step) override {
+    if (exceeded_ == FailureKind::None) {
+      if (o_.max_steps != 0 && step > o_.max_steps) {
+        exceeded_ = FailureKind::StepBudget;
+        loop_.stop();  // stopping, not throwing: the loop stays consistent
+      } else if (o_.max_vtime > Duration{0} && l.time() > o_.max_vtime) {
+        exceeded_ = FailureKind::TimeBudget;
+        loop_.stop();
+      }
+    }
+    for (RunObserver* obs : o_.observers) obs->before_callback(l, h, step);
+    if (names_ != nullptr) names_->push_back(describe_step(h));
+  }
+
+  void after_callback(const EventLoop& l, const Handle& h, std::uint64_t step) override {
+    for (RunObserver* obs : o_.observers) obs->after_callback(l, h, step);
+    if (digests_ != nullptr) {
+      // A chained digest of what ran and the loop's visible state after it.
+      auto mix = [](std::uint64_t x) {
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdULL;
+        x ^= x >> 33;
+        return x;
+      };
+      digest_ = mix(digest_ ^ step);
+      digest_ = mix(digest_ ^ stable_handle_key(h));
+      digest_ = mix(digest_ ^ static_cast<std::uint64_t>(l.time().count()));
+      digest_ = mix(digest_ ^ l.ready_count() ^ (std::uint64_t{l.timer_count()} << 32));
+      digests_->push_back(digest_);
+    }
+  }
+
+  FailureKind exceeded() const noexcept { return exceeded_; }
+
+ private:
+  SimLoop& loop_;
+  const RunnerOptions& o_;
+  std::vector<std::uint64_t>* digests_;
+  std::vector<std::string>* names_;
+  std::uint64_t digest_ = 0;
+  FailureKind exceeded_ = FailureKind::None;
+};
+
+}  // namespace
+
+RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx,
+                   std::vector<Choice>* choices, std::vector<std::uint64_t>* digests,
+                   std::vector<std::string>* step_names) {
+  RunOutcome out;
+  std::unique_ptr<SimScheduler> owned;
+  for (RunObserver* obs : options.observers) {
+    if (!owned) owned = obs->make_scheduler(ctx);
+  }
+  if (!owned) owned = make_strategy(options.strategy, ctx.seed, options.sim);
+  SimScheduler& scheduler = *owned;
+  ChoiceRecorder recorder;
+  if (choices != nullptr) scheduler.add_observer(&recorder);
+  std::vector<std::string> reports;  // declared before the loop: its handler writes here until the loop dies
+
+  SimLoop loop(std::move(owned));
+  loop.set_exception_handler(
+      [&reports](EventLoop&, const ExceptionContext& c) { reports.push_back(describe_context(c)); });
+  RunGuard guard(loop, options, digests, step_names);
+  loop.set_observer(&guard);
+  for (RunObserver* obs : options.observers) obs->on_run_start(ctx, loop, scheduler);
+
+  auto fail = [&](FailureKind kind, std::string message) {
+    out.failure = kind;
+    out.message = std::move(message);
+  };
+  bool finished = false;
+  try {
+    Task<void> main = loop.create_task(scenario(loop), "main");
+    scheduler.spare_task(main.base()->id());
+    loop.run_until_complete(Future<void>(main));
+    finished = true;
+  } catch (const DeadlockError& e) {
+    fail(FailureKind::Deadlock, e.what());
+  } catch (const LoopStoppedError& e) {
+    if (guard.exceeded() == FailureKind::StepBudget) {
+      fail(FailureKind::StepBudget,
+           fmt::format("more than {} callbacks ran (SIMLOOP_MAX_STEPS); a livelock?", options.max_steps));
+    } else if (guard.exceeded() == FailureKind::TimeBudget) {
+      fail(FailureKind::TimeBudget,
+           fmt::format("virtual time passed {} (SIMLOOP_MAX_VTIME); a livelock?", format_duration(options.max_vtime)));
+    } else {
+      fail(FailureKind::Exception, fmt::format("the scenario stopped the loop: {}", e.what()));
+    }
+  } catch (const CancelledError& e) {
+    fail(FailureKind::Exception,
+         fmt::format("CancelledError escaped the scenario{}{}", e.message().empty() ? "" : ": ", e.message()));
+  } catch (const AssertionFailed& e) {
+    fail(FailureKind::Assertion, e.message());
+  } catch (const std::exception& e) {
+    fail(FailureKind::Exception, fmt::format("the scenario raised: {}", e.what()));
+  } catch (...) {
+    fail(FailureKind::Exception, "the scenario raised an exception of unknown type");
+  }
+
+  if (finished) {
+    std::size_t pending = 0;
+    for (auto* t = loop.first_pending_task(); t != nullptr; t = t->next_pending()) ++pending;
+    if (options.fail_on_pending_tasks && pending > 0) {
+      fail(FailureKind::PendingTasks, fmt::format("{} task(s) still pending when the main task finished "
+                                                  "(cancel and await them, or turn fail_on_pending_tasks off)",
+                                                  pending));
+    } else if (options.fail_on_live_timers && loop.timer_count() > 0) {
+      fail(FailureKind::LiveTimers,
+           fmt::format("{} timer(s) still armed when the main task finished (next due at {})", loop.timer_count(),
+                       format_duration(loop.next_timer().value_or(Duration{0}))));
+    } else if (options.fail_on_handler_reports && !reports.empty()) {
+      std::string all;
+      for (const std::string& r : reports) all += fmt::format("\n    {}", r);
+      fail(FailureKind::HandlerReport,
+           fmt::format("{} error(s) reached the loop's exception handler:{}", reports.size(), all));
+    }
+  }
+  if (auto* list = dynamic_cast<ListStrategy*>(&scheduler); list != nullptr && list->divergence()) {
+    if (!out.failed()) fail(FailureKind::Divergence, list->divergence()->describe());
+  }
+  if (out.failed()) out.task_dump = loop.dump_tasks();
+  out.steps = loop.steps();
+  out.vtime = loop.time();
+  out.choices = scheduler.choices_made();
+  out.injected_cancels = scheduler.injected_cancels();
+  for (RunObserver* obs : options.observers) out.notes += obs->on_run_end(ctx, out);
+  loop.set_observer(nullptr);
+  if (choices != nullptr) {
+    scheduler.remove_observer(&recorder);
+    *choices = recorder.take();
+  }
+  return out;
+}
+
+// ---- exploration ------------------------------------------------------------------
+
+namespace {
+
+std::string build_report(const RunnerOptions& o, std::uint64_t seed, std::uint64_t runs_done, const RunOutcome& r,
+                         const std::string& reproduce) {
+  std::string out =
+      fmt::format("simloop: FAILED {} after {} run(s)\n", o.test_name.empty() ? "exploration" : o.test_name, runs_done);
+  out += fmt::format("  failure:  {}: {}\n", to_string(r.failure), r.message);
+  out += fmt::format("  seed:     {}   strategy: {}   fidelity: {}\n", seed, to_string(o.strategy),
+                     to_string(o.sim.fidelity));
+  out += fmt::format("  run:      {} callbacks, virtual time {}, {} choices, {} injected cancellation(s)\n", r.steps,
+                     format_duration(r.vtime), r.choices, r.injected_cancels);
+  out += "  tasks:\n";
+  for (std::size_t start = 0; start < r.task_dump.size();) {
+    std::size_t end = r.task_dump.find('\n', start);
+    if (end == std::string::npos) end = r.task_dump.size();
+    out += fmt::format("    {}\n", std::string_view(r.task_dump).substr(start, end - start));
+    start = end + 1;
+  }
+  if (!r.notes.empty()) {
+    out += r.notes;
+    if (r.notes.back() != '\n') out += '\n';
+  }
+  out += fmt::format("  reproduce: {}\n", reproduce);
+  return out;
+}
+
+// The first difference of two runs of the same seed, or nothing.
+std::optional<std::string> compare_runs(const std::vector<Choice>& c1, const std::vector<Choice>& c2,
+                                        const std::vector<std::uint64_t>& d1, const std::vector<std::uint64_t>& d2,
+                                        const std::vector<std::string>& n1, const std::vector<std::string>& n2) {
+  std::optional<std::string> step_text;
+  const std::size_t steps = std::min(d1.size(), d2.size());
+  std::size_t step = steps;
+  for (std::size_t i = 0; i < steps; ++i) {
+    if (d1[i] != d2[i]) {
+      step = i;
+      break;
+    }
+  }
+  if (step < steps || d1.size() != d2.size()) {
+    auto name = [](const std::vector<std::string>& n, std::size_t i) {
+      return i < n.size() ? n[i] : std::string("(nothing: the run had ended)");
+    };
+    if (step < steps && name(n1, step) == name(n2, step)) {
+      step_text = fmt::format("first differing step: #{}, both runs ran {} but the loop's state after it differs",
+                              step + 1, name(n1, step));
+    } else {
+      step_text = fmt::format("first differing step: #{}: the first run ran {}; the second ran {}", step + 1,
+                              name(n1, step), name(n2, step));
+    }
+  }
+  std::optional<std::string> choice_text;
+  const std::size_t nc = std::min(c1.size(), c2.size());
+  std::size_t ci = nc;
+  for (std::size_t i = 0; i < nc; ++i) {
+    if (!(c1[i] == c2[i])) {
+      ci = i;
+      break;
+    }
+  }
+  if (ci < nc || c1.size() != c2.size()) {
+    choice_text = fmt::format("first differing choice: #{}: {} vs {}", ci,
+                              ci < c1.size() ? to_string(c1[ci]) : std::string("(none)"),
+                              ci < c2.size() ? to_string(c2[ci]) : std::string("(none)"));
+  }
+  if (!step_text && !choice_text) return std::nullopt;
+  std::string out =
+      "the same seed ran differently twice (user code reads real time, addresses, unordered "
+      "containers, threads or state left by an earlier run)";
+  if (step_text) out += "; " + *step_text;
+  if (choice_text) out += "; " + *choice_text;
+  return out;
+}
+
+}  // namespace
+
+ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
+  if (options.runs == 0) throw ConfigError("explore: runs must be at least 1");
+  if (options.total_shards == 0 || options.shard_index >= options.total_shards) {
+    throw ConfigError(fmt::format("explore: shard index {} is not below the shard count {}", options.shard_index,
+                                  options.total_shards));
+  }
+  if (options.strategy == Strategy::List && options.observers.empty()) {
+    throw ConfigError("explore: the list strategy needs a RunObserver that supplies each run's list");
+  }
+  if (options.log != nullptr) {
+    fmt::print(options.log, "{}\n", describe_config(options));
+    std::fflush(options.log);
+  }
+  ExploreResult result;
+  for (std::uint64_t i = options.shard_index; i < options.runs; i += options.total_shards) {
+    const std::uint64_t seed = options.seed + i;
+    RunContext ctx{&options, seed, i, 1};
+    RunOutcome outcome;
+    if (options.check_determinism) {
+      std::vector<Choice> c1, c2;
+      std::vector<std::uint64_t> d1, d2;
+      std::vector<std::string> n1, n2;
+      outcome = run_one(scenario, options, ctx, &c1, &d1, &n1);
+      RunContext ctx2 = ctx;
+      ctx2.attempt = 2;
+      RunOutcome second = run_one(scenario, options, ctx2, &c2, &d2, &n2);
+      if (auto diff = compare_runs(c1, c2, d1, d2, n1, n2)) {
+        outcome.failure = FailureKind::Nondeterminism;
+        outcome.message = *diff;
+      } else if (outcome.failed() != second.failed() || outcome.message != second.message) {
+        outcome.failure = FailureKind::Nondeterminism;
+        outcome.message =
+            fmt::format("the same seed ended differently twice: '{}' then '{}'",
+                        outcome.failed() ? outcome.message : "passed", second.failed() ? second.message : "passed");
+      }
+    } else {
+      outcome = run_one(scenario, options, ctx);
+    }
+    ++result.runs;
+    if (outcome.failed()) {
+      Failure f;
+      f.seed = seed;
+      f.reproduce = reproduce_command(options, seed);
+      f.report = build_report(options, seed, result.runs, outcome, f.reproduce);
+      f.outcome = std::move(outcome);
+      if (options.log != nullptr) {
+        fmt::print(options.log, "{}", f.report);
+        std::fflush(options.log);
+      }
+      result.failure = std::move(f);
+      return result;
+    }
+  }
+  return result;
+}
+
+}  // namespace simloop::sim
