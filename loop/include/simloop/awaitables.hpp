@@ -1,0 +1,233 @@
+// What the primitives accept and return: awaitable traits, ensure_future,
+// Outcome<T> (a value or an exception) and Void.
+//
+// Contract:
+//  - An awaitable is a Future<T>, a Task<T> or a Coro<T>; await_result_t<A>
+//    is T. ensure_future(aw) returns a Future<T>: a future or task as is (a
+//    shared handle to the same state), a Coro wrapped in a new Task on the
+//    running loop (NoRunningTaskError without one), as asyncio.ensure_future.
+//  - Outcome<T> holds either a value or an exception_ptr (gather with
+//    return_exceptions). A cancelled child shows as a CancelledError.
+//  - Void stands for the result of a Future<void> where a value is needed
+//    (in the tuple of gather's results).
+//  - detail::LoopBound is asyncio's _LoopBoundMixin: a primitive binds to the
+//    running loop the first time it needs one, and raises ForeignLoopError if
+//    later used from another loop.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include <simloop/coro.hpp>
+#include <simloop/future.hpp>
+#include <simloop/task.hpp>
+
+namespace simloop {
+
+// The value of a Future<void> inside a tuple or vector of results.
+struct Void {
+  friend bool operator==(Void, Void) noexcept { return true; }
+};
+
+template <class A>
+struct awaitable_traits {};
+template <class T>
+struct awaitable_traits<Future<T>> {
+  using result = T;
+  static constexpr bool is_coro = false;
+};
+template <class T>
+struct awaitable_traits<Task<T>> {
+  using result = T;
+  static constexpr bool is_coro = false;
+};
+template <class T>
+struct awaitable_traits<Coro<T>> {
+  using result = T;
+  static constexpr bool is_coro = true;
+};
+
+// Future<T>, Task<T> or Coro<T>.
+template <class A>
+concept Awaitable = requires {
+  typename awaitable_traits<std::remove_cvref_t<A>>::result;
+};
+
+template <Awaitable A>
+using await_result_t = typename awaitable_traits<std::remove_cvref_t<A>>::result;
+
+// T, or Void for void.
+template <class T>
+using value_or_void_t = std::conditional_t<std::is_void_v<T>, Void, T>;
+
+// asyncio.ensure_future: a future as is, a coroutine wrapped in a task.
+// `loop` (if not null) is the loop a coroutine's task is created on.
+template <Awaitable A>
+Future<await_result_t<A>> ensure_future(A aw, EventLoop* loop = nullptr) {
+  using T = await_result_t<A>;
+  if constexpr (awaitable_traits<std::remove_cvref_t<A>>::is_coro) {
+    EventLoop& l = loop != nullptr ? *loop : EventLoop::running_or_throw("ensure_future");
+    return Future<T>(l.create_task(std::move(aw)));
+  } else {
+    if (!aw) throw InvalidStateError("ensure_future: the future or task is empty (default-constructed or moved from)");
+    if (loop != nullptr && &aw.get_loop() != loop) {
+      throw ForeignLoopError("ensure_future: the future belongs to a different loop than the others");
+    }
+    return Future<T>(std::move(aw));
+  }
+}
+
+// A value or an exception (asyncio's gather(..., return_exceptions=True)
+// puts either in its result list).
+template <class T>
+class Outcome {
+ public:
+  static Outcome of_value(T v) { return Outcome(std::in_place_index<0>, std::move(v)); }
+  static Outcome of_exception(std::exception_ptr e) { return Outcome(std::in_place_index<1>, std::move(e)); }
+
+  bool has_value() const noexcept { return v_.index() == 0; }
+  bool has_exception() const noexcept { return v_.index() == 1; }
+  // The value, or raises the exception.
+  const T& value() const {
+    if (has_exception()) std::rethrow_exception(std::get<1>(v_));
+    return std::get<0>(v_);
+  }
+  // The exception, or null.
+  std::exception_ptr exception() const noexcept { return has_exception() ? std::get<1>(v_) : nullptr; }
+  // True when the exception is a CancelledError.
+  bool cancelled() const {
+    if (!has_exception()) return false;
+    try {
+      std::rethrow_exception(std::get<1>(v_));
+    } catch (const CancelledError&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+
+ private:
+  template <std::size_t I, class V>
+  Outcome(std::in_place_index_t<I> i, V&& v) : v_(i, std::forward<V>(v)) {}
+  std::variant<T, std::exception_ptr> v_;
+};
+
+template <>
+class Outcome<void> {
+ public:
+  static Outcome of_value() { return Outcome(nullptr); }
+  static Outcome of_exception(std::exception_ptr e) { return Outcome(std::move(e)); }
+  bool has_value() const noexcept { return !e_; }
+  bool has_exception() const noexcept { return static_cast<bool>(e_); }
+  void value() const {
+    if (e_) std::rethrow_exception(e_);
+  }
+  std::exception_ptr exception() const noexcept { return e_; }
+  bool cancelled() const {
+    if (!e_) return false;
+    try {
+      std::rethrow_exception(e_);
+    } catch (const CancelledError&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+
+ private:
+  explicit Outcome(std::exception_ptr e) : e_(std::move(e)) {}
+  std::exception_ptr e_;
+};
+
+namespace detail {
+
+// True if `e` holds a CancelledError.
+inline bool is_cancelled_error(const std::exception_ptr& e) {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// The CancelledError a cancelled future holds (asyncio's
+// _make_cancelled_error); a plain CancelledError for any other future.
+inline std::exception_ptr cancelled_error_of(FutureBase& f) {
+  if (f.cancelled()) {
+    try {
+      f.exception();
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+  return std::make_exception_ptr(CancelledError());
+}
+
+// The outcome of a done future: its value, its exception, or its
+// CancelledError. Marks an exception retrieved.
+template <class T>
+Outcome<T> outcome_of(FutureBase& f) {
+  if (f.cancelled()) return Outcome<T>::of_exception(cancelled_error_of(f));
+  if (std::exception_ptr e = f.exception()) return Outcome<T>::of_exception(std::move(e));
+  auto& s = static_cast<FutureState<T>&>(f);
+  if constexpr (std::is_void_v<T>) {
+    return Outcome<void>::of_value();
+  } else {
+    return Outcome<T>::of_value(s.template result<false>("gather"));
+  }
+}
+
+// The value of a future finished with a value (Void for void).
+template <class T>
+value_or_void_t<T> value_of(FutureBase& f) {
+  auto& s = static_cast<FutureState<T>&>(f);
+  if constexpr (std::is_void_v<T>) {
+    s.template result<false>("gather");
+    return Void{};
+  } else {
+    return s.template result<false>("gather");
+  }
+}
+
+// asyncio's _LoopBoundMixin.
+class LoopBound {
+ protected:
+  // The loop this primitive is bound to (binding it to the running loop on
+  // first use). Raises NoRunningTaskError outside a loop, ForeignLoopError
+  // from another loop.
+  EventLoop& get_loop(const char* what) {
+    EventLoop& running = EventLoop::running_or_throw(what);
+    if (loop_ == nullptr) {
+      loop_ = &running;
+    } else if (loop_ != &running) {
+      throw ForeignLoopError(fmt::format("{}: this primitive is bound to a different event loop", what));
+    }
+    return running;
+  }
+  EventLoop* bound_loop() const noexcept { return loop_; }
+
+ private:
+  EventLoop* loop_ = nullptr;
+};
+
+// Removes the first element equal to `x` (deque.remove); false if absent.
+template <class C, class V>
+bool remove_first(C& c, const V& x) {
+  auto it = std::find(c.begin(), c.end(), x);
+  if (it == c.end()) return false;
+  c.erase(it);
+  return true;
+}
+
+}  // namespace detail
+}  // namespace simloop
