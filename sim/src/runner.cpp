@@ -59,6 +59,8 @@ std::optional<Duration> parse_duration(std::string_view text) {
 
 std::string format_duration(Duration d) {
   const auto ns = d.count();
+  if (ns != 0 && ns % 3'600'000'000'000 == 0) return fmt::format("{}h", ns / 3'600'000'000'000);
+  if (ns != 0 && ns % 60'000'000'000 == 0) return fmt::format("{}m", ns / 60'000'000'000);
   if (ns != 0 && ns % 1'000'000'000 == 0) return fmt::format("{}s", ns / 1'000'000'000);
   if (ns != 0 && ns % 1'000'000 == 0) return fmt::format("{}ms", ns / 1'000'000);
   if (ns != 0 && ns % 1'000 == 0) return fmt::format("{}us", ns / 1'000);
