@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <regex>
 #include <sstream>
 
 #include "scenarios.hpp"
@@ -121,10 +120,12 @@ std::vector<std::string> split_lines(const std::string& text) {
 // "# requires-python: 3.12" -> {3, 12}
 std::optional<std::pair<int, int>> required_version(const fs::path& script) {
   std::ifstream in(script);
-  static const std::regex pattern(R"(#\s*requires-python:\s*(\d+)\.(\d+))");
+  const std::string key = "# requires-python:";
   for (std::string line; std::getline(in, line);) {
-    std::smatch m;
-    if (std::regex_search(line, m, pattern)) return std::make_pair(std::stoi(m[1]), std::stoi(m[2]));
+    if (line.rfind(key, 0) != 0) continue;
+    int major = 0;
+    int minor = 0;
+    if (std::sscanf(line.c_str() + key.size(), " %d.%d", &major, &minor) == 2) return std::make_pair(major, minor);
   }
   return std::nullopt;
 }
