@@ -16,10 +16,35 @@ namespace {
 
 std::uint8_t k(ChoiceKind kind) noexcept { return static_cast<std::uint8_t>(kind); }
 
+// The last two components of a path: short, and still telling which file.
+std::string_view short_file(std::string_view path) {
+  const std::size_t last = path.rfind('/');
+  if (last == std::string_view::npos || last == 0) return path;
+  const std::size_t prev = path.rfind('/', last - 1);
+  return prev == std::string_view::npos ? path : path.substr(prev + 1);
+}
+
+// "ns::f" out of "simloop::Coro<int> ns::f(Account*)" or GCC's coroutine
+// frame names "void ns::f(f(Account*)::_Z...Frame*)": the name before the
+// first parenthesis, without the return type.
+std::string_view short_function(std::string_view fn) {
+  const std::size_t paren = fn.find('(');
+  if (paren == std::string_view::npos) return fn;
+  std::size_t start = 0;
+  int depth = 0;
+  for (std::size_t i = 0; i < paren; ++i) {
+    if (fn[i] == '<') ++depth;
+    if (fn[i] == '>') --depth;
+    if (fn[i] == ' ' && depth == 0) start = i + 1;
+  }
+  return fn.substr(start, paren - start);
+}
+
 std::string location(const std::source_location& at) {
   if (at.line() == 0 && *at.file_name() == '\0') return {};
-  std::string out = fmt::format("{}:{}", at.file_name(), at.line());
-  if (*at.function_name() != '\0') out += fmt::format(" in {}", at.function_name());
+  std::string out = fmt::format("{}:{}", short_file(at.file_name()), at.line());
+  std::string_view fn = short_function(at.function_name());
+  if (!fn.empty()) out += fmt::format(" in {}", fn);
   return out;
 }
 
@@ -235,9 +260,9 @@ Trace Recorder::trace(const RunInfo& info, std::string failure) const {
       if (!from.empty()) e.what += " (resumed at " + from + ")";
       e.suspended = r.task_done ? "done" : location(r.suspended_at);
     } else if (r.due >= 0) {
-      e.what = fmt::format("timer (due {}ns) at {}:{}", r.due, r.where.file_name(), r.where.line());
+      e.what = fmt::format("timer (due {}ns) at {}:{}", r.due, short_file(r.where.file_name()), r.where.line());
     } else {
-      e.what = fmt::format("callback at {}:{}", r.where.file_name(), r.where.line());
+      e.what = fmt::format("callback at {}:{}", short_file(r.where.file_name()), r.where.line());
     }
     t.events.push_back(std::move(e));
   }

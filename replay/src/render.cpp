@@ -34,9 +34,10 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-std::string choices_text(const Trace& t, std::uint64_t begin, std::uint64_t end) {
+std::string choices_text(const Trace& t, std::uint64_t begin, std::uint64_t end, bool all = true) {
   std::string out;
   for (std::uint64_t i = begin; i < end && i < t.choices.size(); ++i) {
+    if (!all && t.choices[i].value == 0) continue;
     if (!out.empty()) out += ", ";
     out += "#" + std::to_string(i) + " " + format_choice(t.choices[i]);
   }
@@ -81,17 +82,19 @@ std::string format_choice(const Choice& c) {
   return std::string(kind_name(c.kind)) + " " + std::to_string(c.value) + "/" + std::to_string(c.n);
 }
 
-std::string timeline(const Trace& t) {
+std::string timeline(const Trace& t, bool all_choices) {
   std::string out;
   out += "test " + t.test + "  seed " + std::to_string(t.seed) + "  strategy " + t.strategy + "  fidelity " +
          t.fidelity + "  (simloop " + t.simloop_version + ")\n";
   if (!t.failure.empty()) out += "failure: " + t.failure + "\n";
   out += std::to_string(t.events.size()) + " handles run, " + std::to_string(t.choices.size()) + " choices (" +
-         std::to_string(t.nonzero_choices()) + " non-zero)\n\n";
+         std::to_string(t.nonzero_choices()) + " non-zero" +
+         (all_choices ? std::string(")\n\n") : std::string("; natural (0) choices not shown)\n\n"));
   out += "  step  virtual time    task          what ran  ->  where it then suspended   [choices made there]\n";
   std::uint64_t next_choice = 0;
   auto loop_choices = [&](std::uint64_t upto) {
     for (; next_choice < upto && next_choice < t.choices.size(); ++next_choice) {
+      if (!all_choices && t.choices[next_choice].value == 0) continue;
       out += "                                      loop chose #" + std::to_string(next_choice) + " " +
              format_choice(t.choices[next_choice]) + "\n";
     }
@@ -104,7 +107,8 @@ std::string timeline(const Trace& t) {
     out += head;
     out += e.what;
     if (!e.suspended.empty()) out += "  ->  " + e.suspended;
-    if (e.choice_end > e.choice_begin) out += "   [" + choices_text(t, e.choice_begin, e.choice_end) + "]";
+    const std::string made = choices_text(t, e.choice_begin, e.choice_end, all_choices);
+    if (!made.empty()) out += "   [" + made + "]";
     out += "\n";
     next_choice = std::max(next_choice, e.choice_end);
   }

@@ -1,6 +1,6 @@
 // simloop-trace: look at replay files.
 //
-//   simloop-trace show <file>              the text timeline
+//   simloop-trace show [--all] <file>      the text timeline
 //   simloop-trace stats <file>             counts: choices by kind, steps, tasks
 //   simloop-trace diff <a> <b>             the first divergence of two runs
 //   simloop-trace convert <file> [-o out]  Chrome trace-event JSON (Perfetto)
@@ -24,8 +24,9 @@ using namespace simloop::replay;
 
 constexpr const char* kUsage =
     "usage: simloop-trace <command> ...\n"
-    "  show <file>              print the timeline: a line per handle run (step, virtual time, task,\n"
-    "                           what ran, where it then suspended, the choices made there)\n"
+    "  show [--all] <file>      print the timeline: a line per handle run (step, virtual time, task,\n"
+    "                           what ran, where it then suspended, the non-zero choices made there;\n"
+    "                           --all shows the natural (0) choices too)\n"
     "  stats <file>             print counts: choices by kind, non-zero choices, steps, tasks\n"
     "  diff <a> <b>             print the first divergent choice of two replay files\n"
     "                           (exit 0 when identical, 1 when they differ)\n"
@@ -44,10 +45,15 @@ int run(const std::vector<std::string>& args) {
     std::cout << kUsage;
     return 0;
   }
-  if (cmd == "show" || cmd == "stats") {
-    if (args.size() != 2) return usage(cmd + " takes exactly one file");
-    const Trace t = load_trace(args[1]);
-    std::cout << (cmd == "show" ? timeline(t) : stats(t));
+  if (cmd == "show") {
+    const bool all = args.size() == 3 && args[1] == "--all";
+    if (args.size() != 2 && !all) return usage("show takes [--all] and exactly one file");
+    std::cout << timeline(load_trace(args.back()), all);
+    return 0;
+  }
+  if (cmd == "stats") {
+    if (args.size() != 2) return usage("stats takes exactly one file");
+    std::cout << stats(load_trace(args[1]));
     return 0;
   }
   if (cmd == "diff") {

@@ -88,6 +88,11 @@ class Recorder final : public LoopObserver, public sim::ChoiceObserver {
   }
   void record_choice(std::uint8_t kind, std::uint64_t n, std::uint64_t value) {
     choices_.push_back(Choice{n, value, loop_ != nullptr ? loop_->steps() : 0, kind});
+    // A callback's cost is asked right after it ran: it belongs to its event.
+    if (kind == static_cast<std::uint8_t>(ChoiceKind::CallbackCost) && current_ == nullptr && !events_.empty() &&
+        events_.back().choice_end + 1 == choices_.size()) {
+      ++events_.back().choice_end;
+    }
   }
   void set_divergence(Divergence d);
   // Handles run so far in the attached loop (0 when detached).

@@ -5,7 +5,9 @@
 //  - timeline(): one line per handle run — step, virtual time, task, what
 //    ran, where the task then suspended, the choices made while it ran —
 //    with the choices the loop made between handles (ready order, timer ties,
-//    callback costs, ...) on their own indented lines, in the order made.
+//    ...) on their own indented lines, in the order made. Natural choices
+//    (value 0) are left out unless all_choices is set: what remains is the
+//    schedule's deviation from asyncio's order.
 //  - chrome_json(): the Trace Event Format (JSON object form) that Perfetto
 //    and chrome://tracing open: a track (tid) per task, one for plain
 //    callbacks, one for the loop's own choices. Virtual time is mostly zero
@@ -23,7 +25,7 @@
 
 namespace simloop::replay {
 
-std::string timeline(const Trace& trace);
+std::string timeline(const Trace& trace, bool all_choices = false);
 std::string chrome_json(const Trace& trace);
 std::string stats(const Trace& trace);
 

@@ -12,7 +12,8 @@
 //    timer and pending-task counts), never of addresses, taken every
 //    kDigestPeriod steps and once at the end of the run.
 //  - Events are the per-handle timeline: one per handle run, with the range
-//    [choice_begin, choice_end) of the choices made while it ran.
+//    [choice_begin, choice_end) of the choices made while it ran (and its
+//    callback cost, asked right after it).
 //  - This header (and format.hpp, render.hpp) does not depend on the loop's
 //    headers, so the parser builds with any C++20 compiler (the fuzz target).
 #pragma once

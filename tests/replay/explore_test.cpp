@@ -1,0 +1,168 @@
+// Replay wired into the exploration runner: a racy test fails under
+// exploration, writes its replay file and a minimized one, and both replay
+// exactly; a changed program reports the first divergent choice.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <simloop/replay/explore.hpp>
+#include <simloop/replay/format.hpp>
+#include <simloop/simloop.hpp>
+
+#include "replay_fixtures.hpp"
+
+namespace {
+
+using namespace simloop;
+using namespace simloop::replay;
+using replay_fixtures::Account;
+
+Coro<void> overdraft(sim::SimLoop&) {
+  Account account;
+  const int balance = co_await replay_fixtures::bank(&account);
+  if (balance < 0) throw sim::AssertionFailed("the account was overdrawn: balance " + std::to_string(balance));
+}
+
+Coro<void> overdraft_changed(sim::SimLoop&) {
+  Account account;
+  const int balance = co_await replay_fixtures::bank_changed(&account);
+  if (balance < 0) throw sim::AssertionFailed("the account was overdrawn: balance " + std::to_string(balance));
+}
+
+class ReplayExplore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("simloop-replay-explore-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  sim::RunnerOptions options(sim::Strategy strategy = sim::Strategy::Random) const {
+    sim::RunnerOptions o;
+    o.test_name = "ReplayExplore.Overdraft";
+    o.strategy = strategy;
+    o.sim.fidelity = sim::Fidelity::Chaos;
+    o.runs = 300;
+    o.log = nullptr;
+    return o;
+  }
+  ReplayEnv env(std::optional<std::string> replay_file = std::nullopt) const {
+    ReplayEnv e;
+    e.dir = dir_.string();
+    e.replay_file = std::move(replay_file);
+    e.minimize_runs = 200;
+    return e;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ReplayExplore, FifoCannotReachTheBugAndWritesNothing) {
+  const sim::ExploreResult r = replay::explore(&overdraft, options(sim::Strategy::Fifo), env());
+  EXPECT_TRUE(r.ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_));
+}
+
+TEST_F(ReplayExplore, FailureWritesOriginalAndMinimizedFilesThatReplayExactly) {
+  const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
+  ASSERT_FALSE(r.ok()) << "random chaos exploration missed the double withdrawal";
+  const std::uint64_t seed = r.failure->seed;
+  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", seed, false);
+  const std::string minimized = replay_path(dir_.string(), "ReplayExplore.Overdraft", seed, true);
+  const std::string& report = r.failure->report;
+  EXPECT_NE(report.find("replay file: " + original), std::string::npos) << report;
+  EXPECT_NE(report.find("SIMLOOP_REPLAY=" + original), std::string::npos) << report;
+  EXPECT_NE(report.find("minimized file: " + minimized), std::string::npos) << report;
+
+  const Trace o = load_trace(original);
+  const Trace m = load_trace(minimized);
+  EXPECT_EQ(o.test, "ReplayExplore.Overdraft");
+  EXPECT_EQ(o.seed, seed);
+  EXPECT_EQ(o.strategy, "random");
+  EXPECT_EQ(o.fidelity, "chaos");
+  EXPECT_NE(o.failure.find("the account was overdrawn"), std::string::npos) << o.failure;
+  EXPECT_GE(o.nonzero_choices(), 1u);
+  // The bug needs one out-of-order pick; the minimizer gets there.
+  EXPECT_LE(m.nonzero_choices(), o.nonzero_choices());
+  EXPECT_EQ(m.nonzero_choices(), 1u) << report;
+  EXPECT_NE(report.find("minimized: 1 non-zero choices"), std::string::npos) << report;
+
+  for (const std::string& file : {original, minimized}) {
+    const sim::ExploreResult again = replay::explore(&overdraft, options(), env(file));
+    ASSERT_FALSE(again.ok()) << file << " did not reproduce the failure";
+    EXPECT_EQ(again.runs, 1u);
+    EXPECT_EQ(again.failure->seed, seed);
+    EXPECT_NE(again.failure->report.find("replay: reproduced exactly"), std::string::npos) << again.failure->report;
+  }
+}
+
+TEST_F(ReplayExplore, ChangedProgramReportsTheFirstDivergentChoice) {
+  const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
+  ASSERT_FALSE(r.ok());
+  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, false);
+  const sim::ExploreResult changed = replay::explore(&overdraft_changed, options(), env(original));
+  ASSERT_FALSE(changed.ok()) << "a divergent replay passed silently";
+  const std::string& report = changed.failure->report;
+  EXPECT_NE(report.find("replay diverged at step"), std::string::npos) << report;
+  EXPECT_NE(report.find("running: step"), std::string::npos) << report;
+  EXPECT_NE(report.find("main"), std::string::npos) << report;  // the task running
+  EXPECT_EQ(report.find("reproduced exactly"), std::string::npos) << report;
+}
+
+TEST_F(ReplayExplore, ReplayOfAnotherTestOrABadFileIsRefusedBeforeRunning) {
+  const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
+  ASSERT_FALSE(r.ok());
+  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, false);
+  sim::RunnerOptions other = options();
+  other.test_name = "Other.Test";
+  EXPECT_THROW(replay::explore(&overdraft, other, env(original)), std::invalid_argument);
+  const std::string bad = (dir_ / "bad.simloop-replay").string();
+  {
+    std::string text = serialize(load_trace(original));
+    text[text.size() / 2] ^= 0x01;
+    std::ofstream(bad, std::ios::binary) << text;
+  }
+  try {
+    replay::explore(&overdraft, options(), env(bad));
+    FAIL() << "replayed a corrupted file";
+  } catch (const ReplayFormatError& e) {
+    EXPECT_EQ(e.file(), bad);
+  }
+}
+
+TEST_F(ReplayExplore, OptionsRoundTrip) {
+  sim::RunnerOptions o = options();
+  o.sim.cancel_probability = 0.125;
+  o.sim.max_callback_cost = std::chrono::microseconds(70);
+  o.sim.buggify = false;
+  o.max_steps = 77;
+  sim::RunnerOptions back;
+  apply_options(format_options(o), back);
+  EXPECT_EQ(format_options(back), format_options(o));
+  EXPECT_EQ(back.sim.cancel_probability, 0.125);
+  EXPECT_EQ(back.max_steps, 77u);
+  EXPECT_THROW(apply_options("warp_drive=1", back), std::invalid_argument);
+  EXPECT_THROW(apply_options("cancel_probability=2", back), std::invalid_argument);
+  EXPECT_THROW(apply_options("max_steps=-1", back), std::invalid_argument);
+}
+
+TEST(ReplayEnvTest, RefusesBadValuesNamingTheVariable) {
+  ::setenv("SIMLOOP_REPLAY_CONTINUE", "yes", 1);
+  try {
+    (void)ReplayEnv::from_environment();
+    ADD_FAILURE() << "accepted SIMLOOP_REPLAY_CONTINUE=yes";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("SIMLOOP_REPLAY_CONTINUE"), std::string::npos);
+  }
+  ::unsetenv("SIMLOOP_REPLAY_CONTINUE");
+  ::setenv("SIMLOOP_MINIMIZE_RUNS", "lots", 1);
+  EXPECT_THROW((void)ReplayEnv::from_environment(), std::invalid_argument);
+  ::unsetenv("SIMLOOP_MINIMIZE_RUNS");
+  const ReplayEnv e = ReplayEnv::from_environment();
+  EXPECT_FALSE(e.replay_file.has_value());
+  EXPECT_EQ(e.dir, default_replay_dir());
+  EXPECT_EQ(replay_path("d", "Suite.Name/1 x", 7, true), "d/Suite.Name_1_x-seed7.min.simloop-replay");
+}
+
+}  // namespace
