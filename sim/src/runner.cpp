@@ -398,7 +398,7 @@ std::string build_report(const RunnerOptions& o, std::uint64_t seed, std::uint64
   for (std::size_t start = 0; start < r.task_dump.size();) {
     std::size_t end = r.task_dump.find('\n', start);
     if (end == std::string::npos) end = r.task_dump.size();
-    out += fmt::format("    {}\n", std::string_view(r.task_dump).substr(start, end - start));
+    out += fmt::format("  {}\n", std::string_view(r.task_dump).substr(start, end - start));
     start = end + 1;
   }
   if (!r.notes.empty()) {
@@ -504,7 +504,7 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
       f.reproduce = reproduce_command(options, seed);
       f.report = build_report(options, seed, result.runs, outcome, f.reproduce);
       f.outcome = std::move(outcome);
-      if (options.log != nullptr) {
+      if (options.log != nullptr && options.log_failure) {
         fmt::print(options.log, "{}", f.report);
         std::fflush(options.log);
       }

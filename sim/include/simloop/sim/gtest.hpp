@@ -52,6 +52,7 @@ inline void gtest_explore(const char* suite, const char* name, Coro<void> (*body
   options.test_name = std::string(suite) + "." + name;
   if (options.program.empty()) options.program = self_program();
   if (options.program_args.empty()) options.program_args = "--gtest_filter=" + options.test_name;
+  options.log_failure = false;  // reported once, as the test's failure
   ExploreResult result = explore([body](SimLoop& loop) { return gtest_checked(body, &loop); }, options);
   if (!result.ok()) ADD_FAILURE() << result.failure->report;
 }

@@ -93,6 +93,9 @@ struct RunnerOptions {
   std::string program_args;  // e.g. "--gtest_filter=Suite.Name"
   // Where the configuration line and failure report go (null: silent).
   std::FILE* log = stdout;
+  // Print the failure report to `log` too (the gtest glue reports it
+  // through the test's failure instead).
+  bool log_failure = true;
   std::vector<RunObserver*> observers;  // not owned
   // Variables taken from the environment (NAME=value), repeated in the
   // reproduce command.
