@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 
 #include <simloop/replay/explore.hpp>
-#include <simloop/sim/random.hpp>
 #include <simloop/replay/session.hpp>
+#include <simloop/sim/random.hpp>
 
 namespace simloop::sim {
 void showValue(Fidelity f, std::ostream& os) { os << to_string(f); }
@@ -119,10 +119,11 @@ PropertyOptions& PropertyOptions::inject_cancellations(std::uint32_t ppm, std::u
 
 std::string PropertyRun::report() const {
   std::string r = fmt::format("{}: {}\n", sim::to_string(outcome.failure), outcome.message);
-  r += fmt::format("fidelity: {}; schedule: {} choices, {} non-zero; run: {} callbacks, virtual time {}, {} injected "
-                   "cancellation(s)\n",
-                   sim::to_string(fidelity), choices.size(), nonzero, outcome.steps, sim::format_duration(outcome.vtime),
-                   outcome.injected_cancels);
+  r += fmt::format(
+      "fidelity: {}; schedule: {} choices, {} non-zero; run: {} callbacks, virtual time {}, {} injected "
+      "cancellation(s)\n",
+      sim::to_string(fidelity), choices.size(), nonzero, outcome.steps, sim::format_duration(outcome.vtime),
+      outcome.injected_cancels);
   if (!replay_file.empty()) {
     r += fmt::format("replay file: {} (view: simloop-trace show {}; reproduce: the RC_PARAMS line below)\n",
                      replay_file, replay_file);
@@ -179,8 +180,7 @@ int resolve_runs(int runs) {
     errno = 0;
     const long long n = std::strtoll(v, &end, 10);
     if (end == v || *end != '\0' || errno == ERANGE || n < 1 || n > 1'000'000'000) {
-      throw sim::ConfigError(
-          fmt::format("SIMLOOP_PROPERTY_RUNS='{}' is not a number of runs in [1, 1000000000]", v));
+      throw sim::ConfigError(fmt::format("SIMLOOP_PROPERTY_RUNS='{}' is not a number of runs in [1, 1000000000]", v));
     }
     return static_cast<int>(n);
   }

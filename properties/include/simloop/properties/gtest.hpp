@@ -59,8 +59,7 @@ void check_gtest(Testable&& testable, int runs) {
 }  // namespace simloop::properties::detail
 
 // A property checked over `runs` generated cases (see the header).
-#define SIMLOOP_PROPERTY(Suite, Name, runs, ArgList)                                      \
-  void simloopProperty_##Suite##_##Name ArgList;                                          \
+#define SIMLOOP_PROPERTY(Suite, Name, runs, ArgList)                                                           \
+  void simloopProperty_##Suite##_##Name ArgList;                                                               \
   TEST(Suite, Name) { ::simloop::properties::detail::check_gtest(&simloopProperty_##Suite##_##Name, (runs)); } \
   void simloopProperty_##Suite##_##Name ArgList
-

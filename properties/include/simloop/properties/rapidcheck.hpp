@@ -174,12 +174,12 @@ const std::string& current_name();
 
 // Inside a scenario: stops the run with an assertion failure (and its
 // message) when `cond` is false. Extra arguments are streamed into the message.
-#define SIMLOOP_PROP_ASSERT(cond, ...)                                                    \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::ostringstream simloop_prop_msg_;                                               \
+#define SIMLOOP_PROP_ASSERT(cond, ...)                                                                \
+  do {                                                                                                \
+    if (!(cond)) {                                                                                    \
+      std::ostringstream simloop_prop_msg_;                                                           \
       simloop_prop_msg_ << "SIMLOOP_PROP_ASSERT(" #cond ") failed at " << __FILE__ << ":" << __LINE__ \
-                        << " " __VA_OPT__(<< __VA_ARGS__);                                 \
-      throw ::simloop::sim::AssertionFailed(simloop_prop_msg_.str());                     \
-    }                                                                                     \
+                        << " " __VA_OPT__(<< __VA_ARGS__);                                            \
+      throw ::simloop::sim::AssertionFailed(simloop_prop_msg_.str());                                 \
+    }                                                                                                 \
   } while (false)
