@@ -192,12 +192,17 @@ std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::Ru
       v += "  replay: followed the recording exactly but the run passed (recorded: " + replay_->failure + ")\n";
     } else if (exact) {
       v += "  replay: followed the recording exactly but failed differently (recorded: " + replay_->failure + ")\n";
+    } else {
+      v +=
+          "  replay: NOT reproduced: the run left the recorded schedule (recorded failure: " + replay_->failure + ")\n";
     }
     verdict_ = v;
     list_ = nullptr;
-    if (env_.continue_after_divergence && outcome.failed()) {
-      // The continued run is itself a schedule worth keeping.
-      const std::string path = replay_path(env_.dir, info_.test, info_.seed, false) + ".continued";
+    if (env_.continue_after_divergence && !exact && outcome.failed() &&
+        outcome.failure != sim::FailureKind::Divergence) {
+      // The continued run failed on its own: a schedule worth keeping.
+      std::string path = replay_path(env_.dir, info_.test, info_.seed, false);
+      path.insert(path.size() - std::string_view(".simloop-replay").size(), ".continued");
       Trace t = recorder_.trace(info_, now);
       t.options = replay_->options;
       save_trace(t, path);

@@ -108,6 +108,20 @@ TEST_F(ReplayExplore, ChangedProgramReportsTheFirstDivergentChoice) {
   EXPECT_NE(report.find("running: step"), std::string::npos) << report;
   EXPECT_NE(report.find("main"), std::string::npos) << report;  // the task running
   EXPECT_EQ(report.find("reproduced exactly"), std::string::npos) << report;
+  EXPECT_NE(report.find("NOT reproduced"), std::string::npos) << report;
+}
+
+TEST_F(ReplayExplore, ContinueCarriesOnAfterTheDivergence) {
+  const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
+  ASSERT_FALSE(r.ok());
+  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, false);
+  ReplayEnv e = env(original);
+  e.continue_after_divergence = true;
+  const sim::ExploreResult changed = replay::explore(&overdraft_changed, options(), e);
+  ASSERT_FALSE(changed.ok()) << "a divergence must be reported even when the run carries on";
+  EXPECT_NE(changed.failure->report.find("replay diverged at step"), std::string::npos) << changed.failure->report;
+  // The run went on to the end: every step after the divergence ran.
+  EXPECT_GT(changed.failure->outcome.steps, 2u);
 }
 
 TEST_F(ReplayExplore, ReplayOfAnotherTestOrABadFileIsRefusedBeforeRunning) {

@@ -20,7 +20,8 @@
 //        and failed the same way; a divergence names the first divergent
 //        choice (position, step, expected and actual, the task and handle
 //        running). SIMLOOP_REPLAY_CONTINUE=1 carries on under the seeded
-//        strategy after a divergence.
+//        strategy after a divergence (a continued run that then fails on
+//        its own is saved as "<test>-seed<seed>.continued.simloop-replay").
 //  - A bad variable or a bad replay file is refused before any run
 //    (std::invalid_argument or ReplayFormatError naming it).
 #pragma once
