@@ -6,17 +6,21 @@
 // the chosen points, runs it to completion and checks an invariant:
 //  - check_queue_exactly_once: producers and consumers over a bounded
 //    Queue, consumers cancelled at chosen points; every item put is got
-//    exactly once (by a consumer, or drained at the end), the queue keeps no
+//    exactly once (by a consumer, or drained at the end), no item is left
+//    stranded while a consumer waits (no lost wakeup), the queue keeps no
 //    cancelled waiter, and task_done/join balance.
 //  - check_lock_mutual_exclusion: tasks take a Lock around a critical
 //    section; never two inside at once; the lock ends free with no waiter;
 //    every task not cancelled finishes all its rounds (no stranded waiter).
 //  - check_semaphore_bound: the same with a Semaphore of k permits: never
 //    more than k inside; the counter ends back at k.
-// A cancellation point {task, after} cancels task number `task` after the
-// canceller has yielded `after` times (sleep(0): one loop iteration each),
-// with a plain callback (call_soon(task.cancel)), so it can land in the
-// window between a wakeup and the woken task's next step.
+// A cancellation point {task, after, via_callback, delay} cancels task number
+// `task` after the canceller task has slept `delay`, then yielded `after` times (sleep(0): one
+// loop iteration each). The canceller is created after the workers, so in
+// each iteration it runs after their steps: a direct cancel lands in the
+// window between a wakeup (a release, a put) and the woken task's next step,
+// where primitives lose wakeups unless they hand them on. With via_callback
+// the cancel is a plain callback (call_soon(task.cancel)) one iteration later.
 // Each returns a CheckResult whose `message` explains the first violation.
 #pragma once
 
@@ -33,8 +37,10 @@
 namespace simloop::testing {
 
 struct CancelPoint {
-  std::size_t task;   // index of the task to cancel (consumers for the queue)
-  std::size_t after;  // iterations to wait before cancelling
+  std::size_t task;           // index of the task to cancel (consumers for the queue)
+  std::size_t after;          // iterations to wait (after `delay`) before cancelling
+  bool via_callback = false;  // cancel from a call_soon callback instead of the canceller's step
+  Duration delay{0};          // virtual time to sleep first (iterations alone never advance time)
 };
 
 struct CheckResult {
@@ -53,10 +59,14 @@ struct CheckResult {
 namespace detail {
 // Cancels `t` after `after` iterations, from a plain callback.
 template <class T>
-Coro<void> cancel_later(Task<T> t, std::size_t after) {
-  for (std::size_t i = 0; i < after; ++i) co_await sleep(Duration{0});
-  EventLoop& loop = EventLoop::running_or_throw("cancel_later");
-  loop.call_soon([t] { t.cancel(); });
+Coro<void> cancel_later(Task<T> t, CancelPoint cp) {
+  if (cp.delay > Duration{0}) co_await sleep(cp.delay);
+  for (std::size_t i = 0; i < cp.after; ++i) co_await sleep(Duration{0});
+  if (cp.via_callback) {
+    EventLoop::running_or_throw("cancel_later").call_soon([t] { t.cancel(); });
+  } else {
+    t.cancel();
+  }
 }
 }  // namespace detail
 
@@ -103,8 +113,7 @@ inline CheckResult check_queue_exactly_once(EventLoop& loop, const QueueScenario
     for (std::size_t c = 0; c < s.consumers; ++c) consumers.push_back(create_task(consumer()));
     std::vector<Task<void>> cancellers;
     for (const CancelPoint& cp : s.cancels) {
-      if (cp.task < consumers.size())
-        cancellers.push_back(create_task(detail::cancel_later(consumers[cp.task], cp.after)));
+      if (cp.task < consumers.size()) cancellers.push_back(create_task(detail::cancel_later(consumers[cp.task], cp)));
     }
     // Keep producers going even if every consumer was cancelled.
     auto all_done = [](const std::vector<Task<void>>& ts) {
@@ -120,6 +129,14 @@ inline CheckResult check_queue_exactly_once(EventLoop& loop, const QueueScenario
       }
     }
     for (auto& t : cancellers) co_await t;
+    // Quiescent point: a consumer still waiting while an item sits in the
+    // queue means a wakeup was lost (e.g. a woken getter was cancelled and
+    // did not pass it on).
+    co_await sleep(std::chrono::milliseconds(1));
+    co_await sleep(std::chrono::milliseconds(1));
+    if (!q.empty() && q.getters() > 0) {
+      r.fail(fmt::format("{} items stranded in the queue while {} getters wait", q.qsize(), q.getters()));
+    }
     q.shutdown(false);  // consumers take what is left, then stop
     co_await gather(return_exceptions, consumers);
     while (!q.empty()) {
@@ -197,7 +214,7 @@ CheckResult check_bounded_section(EventLoop& loop, P& prim, std::size_t bound, s
     for (std::size_t i = 0; i < tasks; ++i) workers.push_back(create_task(worker(i)));
     std::vector<Task<void>> cancellers;
     for (const CancelPoint& cp : cancels) {
-      if (cp.task < workers.size()) cancellers.push_back(create_task(cancel_later(workers[cp.task], cp.after)));
+      if (cp.task < workers.size()) cancellers.push_back(create_task(cancel_later(workers[cp.task], cp)));
     }
     co_await gather(return_exceptions, workers);
     for (auto& t : cancellers) co_await t;

@@ -142,12 +142,13 @@ TEST(PrimitivesLock, CancelledWaiterWhileQueuedIsRemoved) {
 }
 
 TEST(PrimitivesLock, MutualExclusionUnderCancellationAtEveryPoint) {
-  for (std::size_t at = 0; at < 12; ++at) {
+  for (std::size_t at = 0; at < 24; ++at) {
     SimLoop loop;
     simloop::testing::LockScenario s;
     s.tasks = 3;
     s.rounds = 2;
-    s.cancels = {{1, at}, {2, at + 1}};
+    s.hold = at % 2 == 0 ? 0ms : 1ms;
+    s.cancels = {{1, at / 2}, {2, at / 2 + 1, true}};
     auto r = simloop::testing::check_lock_mutual_exclusion(loop, s);
     EXPECT_TRUE(r.ok) << "cancel at " << at << ": " << r.message;
     EXPECT_EQ(r.max_inside, 1u);
@@ -283,13 +284,14 @@ TEST(PrimitivesSemaphore, GrantedThenCancelledWaiterHandsThePermitOn) {
 }
 
 TEST(PrimitivesSemaphore, BoundHoldsUnderCancellationAtEveryPoint) {
-  for (std::size_t at = 0; at < 12; ++at) {
+  for (std::size_t at = 0; at < 24; ++at) {
     SimLoop loop;
     simloop::testing::SemaphoreScenario s;
     s.permits = 2;
     s.tasks = 4;
     s.rounds = 2;
-    s.cancels = {{0, at}, {3, at + 2}};
+    s.hold = at % 2 == 0 ? 0ms : 1ms;
+    s.cancels = {{0, at / 2}, {3, at / 2 + 2, true}};
     auto r = simloop::testing::check_semaphore_bound(loop, s);
     EXPECT_TRUE(r.ok) << "cancel at " << at << ": " << r.message;
     EXPECT_LE(r.max_inside, 2u);
