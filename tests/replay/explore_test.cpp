@@ -97,6 +97,18 @@ TEST_F(ReplayExplore, FailureWritesOriginalAndMinimizedFilesThatReplayExactly) {
   }
 }
 
+TEST_F(ReplayExplore, PctFailuresReplayToo) {
+  const sim::ExploreResult r = replay::explore(&overdraft, options(sim::Strategy::Pct), env());
+  ASSERT_FALSE(r.ok()) << "pct missed the double withdrawal";
+  for (bool minimized : {false, true}) {
+    const std::string file = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, minimized);
+    EXPECT_EQ(load_trace(file).strategy, "pct");
+    const sim::ExploreResult again = replay::explore(&overdraft, options(sim::Strategy::Random), env(file));
+    ASSERT_FALSE(again.ok()) << file;
+    EXPECT_NE(again.failure->report.find("replay: reproduced exactly"), std::string::npos) << again.failure->report;
+  }
+}
+
 TEST_F(ReplayExplore, ChangedProgramReportsTheFirstDivergentChoice) {
   const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
   ASSERT_FALSE(r.ok());
