@@ -208,3 +208,20 @@ TEST(ExplorationMacro, ABadEnvironmentVariableFailsBeforeAnyRun) {
   EXPECT_NE(std::string(results.GetTestPartResult(0).message()).find("SIMLOOP_STRATEGY='bfs'"), std::string::npos);
   EXPECT_EQ(runs, 0);
 }
+
+TEST(ExplorationMacro, AnotherExplorerCanBePluggedIn) {
+  // How replay's explore takes over SIMLOOP_TEST: same contract, extra work.
+  static int calls = 0;
+  simloop::sim::set_gtest_explorer([](const Scenario& s, RunnerOptions o) {
+    ++calls;
+    o.runs = 3;
+    return simloop::sim::explore(s, o);
+  });
+  RunnerOptions o;
+  o.log = nullptr;
+  auto body = [](racy::SimLoop&) -> Coro<void> { co_await simloop::sleep(1ms); };
+  simloop::sim::detail::gtest_explore("Fake", "Plugged", +body, o);
+  simloop::sim::set_gtest_explorer(nullptr);
+  simloop::sim::detail::gtest_explore("Fake", "Plugged", +body, o);
+  EXPECT_EQ(calls, 1);
+}

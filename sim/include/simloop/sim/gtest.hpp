@@ -15,15 +15,37 @@
 //    before any run.
 //  - `loop` is a reference: the runner owns the loop for the whole run, so
 //    it outlives the body.
+//  - The runner function is sim::explore unless set_gtest_explorer()
+//    installed another one with the same contract (replay's explore, which
+//    also records runs and writes replay files, plugs in here: sim/ cannot
+//    depend on replay/).
 #pragma once
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <functional>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include <simloop/sim/runner.hpp>
+
+namespace simloop::sim {
+
+using Explorer = std::function<ExploreResult(const Scenario&, RunnerOptions)>;
+
+namespace detail {
+inline Explorer& gtest_explorer_slot() {
+  static Explorer explorer;
+  return explorer;
+}
+}  // namespace detail
+
+// The runner SIMLOOP_TEST uses from now on (null: sim::explore again).
+inline void set_gtest_explorer(Explorer explorer) { detail::gtest_explorer_slot() = std::move(explorer); }
+
+}  // namespace simloop::sim
 
 namespace simloop::sim::detail {
 
@@ -53,7 +75,9 @@ inline void gtest_explore(const char* suite, const char* name, Coro<void> (*body
   if (options.program.empty()) options.program = self_program();
   if (options.program_args.empty()) options.program_args = "--gtest_filter=" + options.test_name;
   options.log_failure = false;  // reported once, as the test's failure
-  ExploreResult result = explore([body](SimLoop& loop) { return gtest_checked(body, &loop); }, options);
+  const Scenario scenario = [body](SimLoop& loop) { return gtest_checked(body, &loop); };
+  const Explorer& custom = gtest_explorer_slot();
+  ExploreResult result = custom ? custom(scenario, options) : explore(scenario, options);
   if (!result.ok()) ADD_FAILURE() << result.failure->report;
 }
 
