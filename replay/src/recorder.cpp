@@ -210,9 +210,12 @@ void Recorder::before_callback(const EventLoop& loop, const Handle& handle, std:
     e.where = std::source_location{};
     e.due = -1;
     if (task_names_.size() <= e.task_id) task_names_.resize(e.task_id + 1);
-    if (task_names_[e.task_id].empty()) task_names_[e.task_id] = task->name();
+    // First sight of a task is its first step (ids are dense, per loop).
+    e.first_step = task_names_[e.task_id].empty();
+    if (e.first_step) task_names_[e.task_id] = task->name();
   } else {
     e.task_id = 0;
+    e.first_step = false;
     e.where = handle.where();
     e.resumed_at = std::source_location{};
     const auto* timer = dynamic_cast<const TimerHandle*>(&handle);
@@ -255,9 +258,9 @@ Trace Recorder::trace(const RunInfo& info, std::string failure) const {
     e.choice_end = r.choice_end;
     if (r.task_id != 0) {
       e.task = r.task_id < task_names_.size() ? task_names_[r.task_id] : fmt::format("Task-{}", r.task_id);
-      e.what = fmt::format("step of {}", e.task);
+      e.what = fmt::format("{} of {}", r.first_step ? "first step" : "step", e.task);
       std::string from = location(r.resumed_at);
-      if (!from.empty()) e.what += " (resumed at " + from + ")";
+      if (!from.empty()) e.what += fmt::format(" ({} {})", r.first_step ? "created at" : "resumed at", from);
       e.suspended = r.task_done ? "done" : location(r.suspended_at);
     } else if (r.due >= 0) {
       e.what = fmt::format("timer (due {}ns) at {}:{}", r.due, short_file(r.where.file_name()), r.where.line());

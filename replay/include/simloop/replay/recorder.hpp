@@ -134,6 +134,7 @@ class Recorder final : public LoopObserver, public sim::ChoiceObserver {
     std::uint32_t choice_begin;
     std::uint32_t choice_end;
     bool task_done;
+    bool first_step;  // the task's first step (it resumes where it was created)
   };
   void take_digest(const EventLoop& loop, std::uint64_t step);
 
