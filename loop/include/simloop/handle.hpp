@@ -46,7 +46,7 @@ class Handle : public detail::Pooled {
   virtual std::string describe() const;
 
   void add_ref() noexcept {
-    if (refs_++ == 0) on_first_ref();
+    if (refs_++ == 0 && embedded_) on_first_ref();
   }
   void release() noexcept {
     if (--refs_ == 0) on_last_ref();
@@ -54,6 +54,9 @@ class Handle : public detail::Pooled {
 
  protected:
   explicit Handle(std::source_location where) noexcept : where_(where) {}
+  // An embedded handle calls this in its constructor; on_first_ref() is only
+  // called for such handles (it saves an indirect call per call_soon).
+  void set_embedded() noexcept { embedded_ = true; }
 
   virtual void run() = 0;
   // A handle embedded in another object (a task's step) forwards its
@@ -71,6 +74,7 @@ class Handle : public detail::Pooled {
   std::source_location where_;
   std::uint32_t refs_ = 0;
   bool cancelled_ = false;
+  bool embedded_ = false;
 };
 
 // Owning pointer to a Handle.

@@ -37,7 +37,9 @@ class TaskBase;
 // The task's step, embedded in the task: scheduling it never allocates.
 class StepHandle final : public Handle {
  public:
-  explicit StepHandle(TaskBase* owner, std::source_location where) noexcept : Handle(where), owner_(owner) {}
+  explicit StepHandle(TaskBase* owner, std::source_location where) noexcept : Handle(where), owner_(owner) {
+    set_embedded();
+  }
   std::string describe() const override;
   TaskBase* owner() const noexcept { return owner_; }
 
