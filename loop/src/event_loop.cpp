@@ -12,7 +12,7 @@ namespace simloop {
 
 namespace {
 
-thread_local EventLoop* t_running_loop = nullptr;
+using detail::t_running_loop;
 
 // Timers are ordered by (deadline, sequence): a min-heap through std::*_heap.
 struct TimerLater {
@@ -117,8 +117,6 @@ EventLoop::~EventLoop() {
   close();
 }
 
-EventLoop* EventLoop::running() noexcept { return t_running_loop; }
-
 EventLoop& EventLoop::running_or_throw(const char* what) {
   if (t_running_loop == nullptr) {
     throw NoRunningTaskError(
@@ -127,8 +125,8 @@ EventLoop& EventLoop::running_or_throw(const char* what) {
   return *t_running_loop;
 }
 
-void EventLoop::check_open(const char* what) const {
-  if (closed_) throw LoopClosedError(fmt::format("{}: the event loop is closed", what));
+void EventLoop::raise_closed(const char* what) {
+  throw LoopClosedError(fmt::format("{}: the event loop is closed", what));
 }
 
 void EventLoop::push_timer(TimerHandle* t) {
@@ -222,18 +220,21 @@ void EventLoop::enqueue_threadsafe(Handle* h) {
       throw LoopClosedError("call_soon_threadsafe: the event loop is closed");
     }
     threadsafe_.push_back(h);
-    threadsafe_pending_ = true;
+    threadsafe_pending_.store(true, std::memory_order_release);
   }
   selector_->wakeup();
 }
 
 void EventLoop::drain_threadsafe() {
+  // Unlocked look first: a write that lands after it also wakes the
+  // selector, so the next iteration sees it.
+  if (!threadsafe_pending_.load(std::memory_order_acquire)) return;
   std::vector<Handle*> arrived;
   {
     std::lock_guard lock(threadsafe_mutex_);
-    if (!threadsafe_pending_) return;
+    if (!threadsafe_pending_.load(std::memory_order_relaxed)) return;
     arrived.swap(threadsafe_);
-    threadsafe_pending_ = false;
+    threadsafe_pending_.store(false, std::memory_order_relaxed);
   }
   // Thread-safe calls arrived before the select returned: they go first, as
   // in asyncio where call_soon_threadsafe appends to the ready queue at once.

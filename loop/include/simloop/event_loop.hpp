@@ -24,6 +24,7 @@
 //    (they may outlive close()).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -48,6 +49,9 @@ namespace simloop {
 namespace detail {
 class FutureBase;
 class TaskBase;
+// The loop running on this thread (EventLoop::running()). Constant-initialized
+// and trivially destructible, so reading it is a plain thread-local load.
+inline thread_local EventLoop* t_running_loop = nullptr;
 }  // namespace detail
 
 template <class T>
@@ -203,7 +207,7 @@ class EventLoop {
   std::uint64_t tasks_created() const noexcept { return tasks_created_; }
 
   // The loop running on this thread, or null (asyncio.get_running_loop()).
-  static EventLoop* running() noexcept;
+  static EventLoop* running() noexcept { return detail::t_running_loop; }
   // Like running(), but raises NoRunningTaskError naming `what` when none.
   static EventLoop& running_or_throw(const char* what);
 
@@ -212,7 +216,11 @@ class EventLoop {
   friend class detail::TaskBase;
   friend class detail::FutureBase;
 
-  void check_open(const char* what) const;
+  void check_open(const char* what) const {
+    if (closed_) [[unlikely]]
+      raise_closed(what);
+  }
+  [[noreturn]] static void raise_closed(const char* what);
   void push_timer(TimerHandle* t);
   void timer_cancelled() noexcept { ++cancelled_timers_; }
   void drop_cancelled_timers();
@@ -245,7 +253,9 @@ class EventLoop {
 
   std::mutex threadsafe_mutex_;
   std::vector<Handle*> threadsafe_;  // guarded by threadsafe_mutex_
-  bool threadsafe_pending_ = false;  // guarded by threadsafe_mutex_
+  // Written under threadsafe_mutex_; read without it by drain_threadsafe,
+  // so an iteration with nothing from other threads takes no lock.
+  std::atomic<bool> threadsafe_pending_ = false;
 
   detail::TaskBase* tasks_head_ = nullptr;  // pending tasks, in creation order
   detail::TaskBase* tasks_tail_ = nullptr;
