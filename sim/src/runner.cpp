@@ -96,8 +96,12 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
   if (const char* v = get("SIMLOOP_RUNS")) o.runs = parse_count("SIMLOOP_RUNS", v, 1);
   if (const char* v = get("SIMLOOP_STRATEGY")) {
     auto s = parse_strategy(v);
-    if (!s || *s == Strategy::List) {
-      throw ConfigError(fmt::format("SIMLOOP_STRATEGY='{}': unknown strategy (use fifo, random or pct)", v));
+    if (!s) throw ConfigError(fmt::format("SIMLOOP_STRATEGY='{}': unknown strategy (use fifo, random or pct)", v));
+    if (*s == Strategy::List) {
+      throw ConfigError(fmt::format(
+          "SIMLOOP_STRATEGY='{}': the list strategy replays a recorded run and cannot be chosen by name (use fifo, "
+          "random or pct; replay a run from its replay file)",
+          v));
     }
     o.strategy = *s;
   }
@@ -367,7 +371,15 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
   if (auto* list = dynamic_cast<ListStrategy*>(&scheduler); list != nullptr && list->divergence()) {
     if (!out.failed()) fail(FailureKind::Divergence, list->divergence()->describe());
   }
-  if (out.failed()) out.task_dump = loop.dump_tasks();
+  if (out.failed()) {
+    out.task_dump = loop.dump_tasks();
+    // Other errors of the run help explain the failure (a detector already
+    // reports them when they are the failure).
+    if (out.failure != FailureKind::HandlerReport && !reports.empty()) {
+      out.notes += "  also reported to the loop's exception handler:\n";
+      for (const std::string& r : reports) out.notes += fmt::format("    {}\n", r);
+    }
+  }
   out.steps = loop.steps();
   out.vtime = loop.time();
   out.choices = scheduler.choices_made();

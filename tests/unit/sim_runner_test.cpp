@@ -94,6 +94,7 @@ TEST(SimRunnerEnv, BadValuesAreRefusedNamingTheVariable) {
       {{{"SIMLOOP_SEED", "99999999999999999999999"}}, "SIMLOOP_SEED"},
       {{{"SIMLOOP_RUNS", "0"}}, "SIMLOOP_RUNS='0': must be at least 1"},
       {{{"SIMLOOP_STRATEGY", "dfs"}}, "SIMLOOP_STRATEGY='dfs': unknown strategy"},
+      {{{"SIMLOOP_STRATEGY", "list"}}, "SIMLOOP_STRATEGY='list': the list strategy replays"},
       {{{"SIMLOOP_FIDELITY", "tokio"}}, "SIMLOOP_FIDELITY='tokio': unknown fidelity"},
       {{{"SIMLOOP_PCT_DEPTH", "0"}}, "SIMLOOP_PCT_DEPTH"},
       {{{"SIMLOOP_PCT_DEPTH", "1000"}}, "SIMLOOP_PCT_DEPTH"},
