@@ -64,6 +64,7 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
   void accept_ready();
   void close() {
     if (fd_ < 0) return;
+    auto self = shared_from_this();  // dropping the accept callback may drop the last other reference
     loop_->remove_reader(fd_);
     sock_->close(fd_);
     fd_ = -1;
