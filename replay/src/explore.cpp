@@ -303,7 +303,7 @@ sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions opt
   if (result.failure && !observer.replaying()) {
     std::string extra = observer.minimize_and_save(scenario, options);
     if (!extra.empty()) {
-      if (options.log != nullptr) {
+      if (options.log != nullptr && options.log_failure) {
         fmt::print(options.log, "{}", extra);
         std::fflush(options.log);
       }

@@ -3,11 +3,12 @@
 # files; the printed one-line command replays it exactly; simloop-trace
 # reads the files; damaged files give clear errors and exit status 2.
 #
-#   cli_test.sh <simloop-trace> <replay_sample_program> <work dir>
+#   cli_test.sh <simloop-trace> <replay_sample_program> <work dir> <replay_gtest_sample>
 set -eu
 TRACE=$1
 PROG=$2
 WORK=$3
+GTEST_PROG=$4
 rm -rf "$WORK"
 mkdir -p "$WORK"
 fail() {
@@ -86,4 +87,17 @@ expect 2 "$WORK/missing.log" "$TRACE" show "$WORK/no-such-file"
 grep -q "no-such-file" "$WORK/missing.log" || fail "missing file not named"
 expect 2 "$WORK/continue.log" env SIMLOOP_REPLAY_CONTINUE=maybe "$PROG"
 grep -q SIMLOOP_REPLAY_CONTINUE "$WORK/continue.log" || fail "bad variable not named"
+# 6. The same through SIMLOOP_TEST (an EXPECT_* check): the test fails, its
+#    minimized file still fails (each re-run judged on its own failures), and
+#    the printed commands replay both exactly.
+expect 1 "$WORK/gtest.log" env SIMLOOP_REPLAY_DIR="$WORK/gtest-replays" "$GTEST_PROG"
+grep -q "minimized: 1 non-zero choices" "$WORK/gtest.log" || { cat "$WORK/gtest.log"; fail "gtest: minimized size not 1"; }
+grep 'replay it:' "$WORK/gtest.log" | sed 's/^ *replay it: //' >"$WORK/gtest-commands"
+[ "$(wc -l <"$WORK/gtest-commands")" -eq 2 ] || fail "gtest: expected two replay commands"
+n=0
+while IFS= read -r cmd; do
+  n=$((n + 1))
+  expect 1 "$WORK/gtest-replay$n.log" sh -c "$cmd"
+  grep -q 'replay: reproduced exactly' "$WORK/gtest-replay$n.log" || { cat "$WORK/gtest-replay$n.log"; fail "gtest: not reproduced: $cmd"; }
+done <"$WORK/gtest-commands"
 echo "simloop-trace and SIMLOOP_REPLAY end to end: ok"
