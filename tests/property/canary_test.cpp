@@ -1,0 +1,75 @@
+// The canary, checked in-process: rapidcheck driving the schedule must find
+// the deliberately broken cache (canary/broken_cache.hpp) and shrink it to
+// the smallest input (2 workers) and a schedule with at most
+// kCanaryMaxNonzero non-zero choices; the replay file left behind holds that
+// shrunk run; and the whole search is deterministic for a fixed seed.
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include <rapidcheck.h>
+#include <rapidcheck/detail/TestListenerAdapter.h>
+
+#include <simloop/properties/rapidcheck.hpp>
+#include <simloop/replay/format.hpp>
+
+#include "canary/broken_cache.hpp"
+
+namespace {
+
+struct CanarySearch {
+  bool failed = false;
+  std::optional<simloop::properties::PropertyRun> last_failure;  // the shrunk run
+  std::size_t last_workers = 0;
+};
+
+CanarySearch search(std::uint64_t seed) {
+  CanarySearch s;
+  auto property = [&s] {
+    const auto workers = *rc::gen::inRange<std::size_t>(2, 9);
+    simloop::properties::PropertyRun r = canary::run_broken_cache(workers, false);
+    if (r.outcome.failed()) {
+      s.last_failure = r;
+      s.last_workers = workers;
+      RC_FAIL("the broken cache was fetched twice");
+    }
+  };
+  rc::detail::TestMetadata metadata;
+  metadata.id = "PropertyCanary/InProcess";
+  rc::detail::TestParams params;
+  params.seed = seed;
+  params.maxSuccess = 200;
+  rc::detail::TestListenerAdapter quiet;
+  simloop::properties::detail::set_current_name("PropertyCanary.InProcess");
+  const auto result = rc::detail::checkProperty(rc::detail::toProperty(property), metadata, params, quiet, {});
+  simloop::properties::detail::set_current_name({});
+  s.failed = result.template is<rc::detail::FailureResult>();
+  return s;
+}
+
+}  // namespace
+
+TEST(PropertyCanary, RapidcheckFindsAndShrinksTheBrokenCache) {
+  const std::uint64_t seed = simloop::properties::resolve_seed("PropertyCanary/InProcess", 0);
+  const CanarySearch s = search(seed);
+  ASSERT_TRUE(s.failed) << "the canary property passed: the machinery did not find the deliberate bug";
+  ASSERT_TRUE(s.last_failure.has_value());
+  const auto& run = *s.last_failure;
+  EXPECT_LE(run.nonzero, canary::kCanaryMaxNonzero) << run.report();
+  EXPECT_GE(run.nonzero, 1u) << "the bug needs a deviation; a natural schedule cannot show it";
+  EXPECT_EQ(s.last_workers, 2u) << "the input was not shrunk to the smallest worker count";
+  // The replay file was rewritten by each failing run: it holds the shrunk one.
+  ASSERT_FALSE(run.replay_file.empty());
+  const simloop::replay::Trace trace = simloop::replay::load_trace(run.replay_file);
+  EXPECT_EQ(trace.nonzero_choices(), run.nonzero);
+  EXPECT_EQ(trace.choices.size(), run.choices.size());
+}
+
+TEST(PropertyCanary, TheSameSeedGivesTheSameSearchAndTheSameShrunkSchedule) {
+  const CanarySearch a = search(12345);
+  const CanarySearch b = search(12345);
+  ASSERT_TRUE(a.failed && b.failed);
+  ASSERT_TRUE(a.last_failure && b.last_failure);
+  EXPECT_EQ(a.last_failure->choices, b.last_failure->choices);
+  EXPECT_EQ(a.last_workers, b.last_workers);
+}
