@@ -38,7 +38,7 @@ CanarySearch search(std::uint64_t seed) {
   metadata.id = "PropertyCanary/InProcess";
   rc::detail::TestParams params;
   params.seed = seed;
-  params.maxSuccess = 200;
+  params.maxSuccess = 500;
   rc::detail::TestListenerAdapter quiet;
   simloop::properties::detail::set_current_name("PropertyCanary.InProcess");
   const auto result = rc::detail::checkProperty(rc::detail::toProperty(property), metadata, params, quiet, {});

@@ -6,7 +6,7 @@
 
 #include "broken_cache.hpp"
 
-SIMLOOP_PROPERTY(Canary, BrokenCacheFetchesOnce, 200, ()) {
+SIMLOOP_PROPERTY(Canary, BrokenCacheFetchesOnce, 500, ()) {
   const auto workers = static_cast<std::size_t>(*rc::gen::inRange(2, 9));
   canary::run_broken_cache(workers, true);
 }
