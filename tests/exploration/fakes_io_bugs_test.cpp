@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,8 +49,17 @@ struct Hunt {
 };
 
 // Runs `scenario` once under `scheduler`; returns the BugFound message, or "".
-std::string run_once(Scenario scenario, std::unique_ptr<simloop::Scheduler> scheduler, const SimIoOptions& io) {
+// `after` sees the scheduler before the loop (which owns it) goes.
+std::string run_once(Scenario scenario, std::unique_ptr<simloop::Scheduler> scheduler, const SimIoOptions& io,
+                     const std::function<void(simloop::Scheduler&)>& after = {}) {
   auto loop = simloop::fakes::make_sim_loop(std::move(scheduler), io);
+  struct After {
+    simloop::EventLoop& loop;
+    const std::function<void(simloop::Scheduler&)>& fn;
+    ~After() {
+      if (fn) fn(loop.scheduler());
+    }
+  } call_after{*loop, after};
   // Handlers that die of an injected fault report here; that is expected.
   loop->set_exception_handler([](EventLoop&, const simloop::ExceptionContext&) {});
   try {
@@ -102,10 +112,11 @@ std::string replay_through_file(Scenario scenario, const SimIoOptions& io, const
     choices.push_back(simloop::sim::Choice{static_cast<simloop::ChoiceKind>(c.kind), c.n, c.value});
   }
   auto list = std::make_unique<simloop::sim::ListStrategy>(std::move(choices));
-  simloop::sim::ListStrategy* replayer = list.get();
-  std::string failure = run_once(scenario, std::move(list), io);
-  EXPECT_FALSE(replayer->divergence().has_value()) << replayer->divergence()->describe();
-  return failure;
+  return run_once(scenario, std::move(list), io, [](simloop::Scheduler& s) {
+    auto& replayer = static_cast<simloop::sim::ListStrategy&>(s);
+    EXPECT_FALSE(replayer.divergence().has_value()) << replayer.divergence()->describe();
+    EXPECT_TRUE(replayer.exhausted()) << "the replay used only part of the recorded choices";
+  });
 }
 
 constexpr std::uint64_t kControlRuns = 200;
