@@ -11,7 +11,11 @@
 #include <simloop/primitive_errors.hpp>
 #include <simloop/queues.hpp>
 #include <simloop/shield.hpp>
+#include <simloop/sim/choices.hpp>
+#include <simloop/sim/random.hpp>
+#include <simloop/sim/runner.hpp>
 #include <simloop/sim/sim_loop.hpp>
+#include <simloop/sim/strategy.hpp>
 #include <simloop/sleep.hpp>
 #include <simloop/task.hpp>
 #include <simloop/task_group.hpp>
