@@ -138,12 +138,15 @@ bool FakeSelector::cancel_event(std::uint64_t id) {
   return !node.empty();
 }
 
-void FakeSelector::run_due_events() {
+std::size_t FakeSelector::run_due_events() {
+  std::size_t ran = 0;
   while (!events_.empty() && events_.begin()->first.first <= now()) {
     auto node = events_.extract(events_.begin());
     event_times_.erase(node.key().second);
     node.mapped()();
+    ++ran;
   }
+  return ran;
 }
 
 // ---- deliveries -------------------------------------------------------------------
@@ -276,9 +279,12 @@ void FakeSelector::collect_ready(std::vector<HandleRef>& ready) {
 
 void FakeSelector::select(std::optional<Duration> timeout, std::vector<HandleRef>& ready) {
   const std::size_t first = ready.size();
-  run_due_events();
+  const std::size_t ran = run_due_events();
   collect_ready(ready);
-  if (ready.size() == first && !(timeout && *timeout <= Duration{0})) {
+  // Jump only when nothing happened at all: an event that ran may have
+  // called call_soon_threadsafe (an executor completion), which the loop
+  // must see at this instant.
+  if (ready.size() == first && ran == 0 && !(timeout && *timeout <= Duration{0})) {
     // Nothing ready: jump to the next event, or the timeout if sooner.
     std::optional<Duration> target;
     if (!events_.empty()) target = events_.begin()->first.first;

@@ -597,6 +597,35 @@ TEST(FakeExecutor, UnfinishedJobsAreLeaksAndKeepTheLoopFromDeadlock) {
   loop->run_until_complete(wait());
 }
 
+// Executor durations from a script, every other choice natural.
+class ScriptedDurations final : public simloop::Scheduler {
+ public:
+  explicit ScriptedDurations(std::vector<std::uint64_t> steps) : steps_(std::move(steps)) {}
+  std::uint64_t choose(ChoiceKind kind, std::uint64_t n) override {
+    if (kind != ChoiceKind::Executor || next_ >= steps_.size()) return 0;
+    return std::min(steps_[next_++], n - 1);
+  }
+
+ private:
+  std::vector<std::uint64_t> steps_;
+  std::size_t next_ = 0;
+};
+
+TEST(FakeExecutor, ACompletionIsSeenAtItsOwnTimeNotAtTheNextJobs) {
+  auto loop = make_sim_loop(std::make_unique<ScriptedDurations>(std::vector<std::uint64_t>{0, 9}));
+  auto body = [&]() -> Coro<std::vector<Duration>> {
+    simloop::Future<int> fast = loop->run_in_executor([] { return 1; });
+    simloop::Future<int> slow = loop->run_in_executor([] { return 2; });
+    std::vector<Duration> at;
+    co_await fast;
+    at.push_back(loop->time());
+    co_await slow;
+    at.push_back(loop->time());
+    co_return at;
+  };
+  EXPECT_EQ(loop->run_until_complete(body()), (std::vector<Duration>{0ms, 9ms}));
+}
+
 TEST(FakeExecutor, NeedsAFakeSelector) {
   EXPECT_THROW(simloop::sim::SimLoop(nullptr, nullptr, std::make_unique<FakeExecutor>()), simloop::Error);
 }

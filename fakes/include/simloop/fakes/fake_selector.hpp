@@ -198,7 +198,7 @@ class FakeSelector final : public Selector, public SocketLayer {
   void deliver(Channel& ch, Segment seg);
   void reset_connection(Endpoint& e);
   void complete_connect(int fd);
-  void run_due_events();
+  std::size_t run_due_events();  // returns how many ran
   void collect_ready(std::vector<HandleRef>& ready);
   static std::pair<std::string, std::string> host_pair(const std::string& a, const std::string& b);
   std::string normalize(const std::string& host) const;
