@@ -632,8 +632,15 @@ TEST(FakeExecutor, NeedsAFakeSelector) {
 
 // ---- the real backends -------------------------------------------------------------------
 
+// Real-loop tests are bounded in time: past the limit the loop stops, and
+// run_until_complete raises LoopStoppedError instead of hanging.
+simloop::HandleRef arm_watchdog(simloop::EventLoop& loop, Duration limit = 10s) {
+  return loop.call_later(limit, [l = &loop] { l->stop(); });
+}
+
 TEST(RealLoop, CallSoonThreadsafeWakesABlockedSelect) {
   auto loop = simloop::make_real_loop();
+  simloop::HandleRef watchdog = arm_watchdog(*loop);
   simloop::Future<int> f = simloop::Future<int>::create(*loop);
   simloop::Future<int>* fp = &f;  // futures are single-threaded: only the loop thread touches it
   simloop::EventLoop* l = loop.get();
@@ -642,7 +649,8 @@ TEST(RealLoop, CallSoonThreadsafeWakesABlockedSelect) {
     l->call_soon_threadsafe([fp] { fp->set_result(7); });
   });
   const auto start = std::chrono::steady_clock::now();
-  // No timer is armed: without the eventfd wakeup this would block forever.
+  // Only the watchdog's timer is armed: without the eventfd wakeup, select
+  // would sleep until it fires.
   EXPECT_EQ(loop->run_until_complete(f), 7);
   other.join();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
@@ -650,6 +658,7 @@ TEST(RealLoop, CallSoonThreadsafeWakesABlockedSelect) {
 
 TEST(RealLoop, ExecutorJobsRunOnOtherThreads) {
   auto loop = simloop::make_real_loop();
+  simloop::HandleRef watchdog = arm_watchdog(*loop);
   const std::thread::id loop_thread = std::this_thread::get_id();
   auto body = [&]() -> Coro<bool> {
     co_return co_await loop->run_in_executor([loop_thread] { return std::this_thread::get_id() != loop_thread; });
@@ -659,6 +668,7 @@ TEST(RealLoop, ExecutorJobsRunOnOtherThreads) {
 
 TEST(RealLoop, PipeAndAddReader) {
   auto loop = simloop::make_real_loop();
+  simloop::HandleRef watchdog = arm_watchdog(*loop);
   auto& sock = simloop::sockets_of(*loop);
   const std::pair<int, int> fds = sock.pipe();
   const int rfd = fds.first;
@@ -678,6 +688,7 @@ TEST(RealLoop, PipeAndAddReader) {
 
 TEST(RealLoop, ConnectionRefusedOnAClosedPort) {
   auto loop = simloop::make_real_loop();
+  simloop::HandleRef watchdog = arm_watchdog(*loop);
   auto body = [&]() -> Coro<int> {
     // Find a free port, then close it again.
     simloop::Server s = co_await simloop::start_server(db_handler, "127.0.0.1", 0);
