@@ -5,11 +5,13 @@
 #include <simloop/coro.hpp>
 #include <simloop/errors.hpp>
 #include <simloop/event_loop.hpp>
+#include <simloop/fakes/fakes.hpp>
 #include <simloop/future.hpp>
 #include <simloop/gather.hpp>
 #include <simloop/locks.hpp>
 #include <simloop/primitive_errors.hpp>
 #include <simloop/queues.hpp>
+#include <simloop/real_loop.hpp>
 #include <simloop/shield.hpp>
 #include <simloop/sim/choices.hpp>
 #include <simloop/sim/random.hpp>
@@ -17,6 +19,8 @@
 #include <simloop/sim/sim_loop.hpp>
 #include <simloop/sim/strategy.hpp>
 #include <simloop/sleep.hpp>
+#include <simloop/sockets.hpp>
+#include <simloop/streams.hpp>
 #include <simloop/task.hpp>
 #include <simloop/task_group.hpp>
 #include <simloop/timeouts.hpp>
