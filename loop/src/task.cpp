@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <typeinfo>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,25 @@
 namespace simloop {
 
 namespace detail {
+
+bool holds_cancelled_error(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+#if defined(__GLIBCXX__)
+  // libstdc++ names the type of the object an exception_ptr holds.
+  if (const std::type_info* type = e.__cxa_exception_type(); type != nullptr && *type == typeid(CancelledError)) {
+    return true;
+  }
+#endif
+  // Any other type (a class derived from CancelledError included): ask the
+  // language, by rethrowing.
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
 
 // ---- StepHandle --------------------------------------------------------------
 

@@ -148,28 +148,13 @@ class Outcome<void> {
 
 namespace detail {
 
-// True if `e` holds a CancelledError.
-inline bool is_cancelled_error(const std::exception_ptr& e) {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const CancelledError&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
+// True if `e` holds a CancelledError (without a rethrow when it can; see task.hpp).
+inline bool is_cancelled_error(const std::exception_ptr& e) { return holds_cancelled_error(e); }
 
 // The CancelledError a cancelled future holds (asyncio's
 // _make_cancelled_error); a plain CancelledError for any other future.
 inline std::exception_ptr cancelled_error_of(FutureBase& f) {
-  if (f.cancelled()) {
-    try {
-      f.exception();
-    } catch (...) {
-      return std::current_exception();
-    }
-  }
+  if (std::exception_ptr e = f.cancelled_error()) return e;
   return std::make_exception_ptr(CancelledError());
 }
 
