@@ -367,9 +367,25 @@ std::size_t Trace::nonzero_choices() const noexcept {
       std::count_if(choices.begin(), choices.end(), [](const Choice& c) { return c.value != 0; }));
 }
 
+namespace {
+// "<file>:<line>: (byte offset N) <problem>", appended piece by piece (a
+// chain of operator+ trips GCC 12's -Wrestrict false positive).
+std::string format_error(const std::string& file, std::size_t line, std::size_t offset, const std::string& problem) {
+  std::string out = file;
+  if (line > 0) {
+    out.push_back(':');
+    out.append(std::to_string(line));
+  }
+  out.append(": (byte offset ");
+  out.append(std::to_string(offset));
+  out.append(") ");
+  out.append(problem);
+  return out;
+}
+}  // namespace
+
 ReplayFormatError::ReplayFormatError(std::string file, std::size_t line, std::size_t offset, const std::string& problem)
-    : std::runtime_error(file + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": (byte offset " +
-                         std::to_string(offset) + ") " + problem),
+    : std::runtime_error(format_error(file, line, offset, problem)),
       file_(std::move(file)),
       line_(line),
       offset_(offset),

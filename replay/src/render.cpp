@@ -39,7 +39,11 @@ std::string choices_text(const Trace& t, std::uint64_t begin, std::uint64_t end,
   for (std::uint64_t i = begin; i < end && i < t.choices.size(); ++i) {
     if (!all && t.choices[i].value == 0) continue;
     if (!out.empty()) out += ", ";
-    out += "#" + std::to_string(i) + " " + format_choice(t.choices[i]);
+    // Appended piece by piece (a chain of operator+ trips GCC 12's -Wrestrict false positive).
+    out.push_back('#');
+    out.append(std::to_string(i));
+    out.push_back(' ');
+    out.append(format_choice(t.choices[i]));
   }
   return out;
 }
