@@ -478,6 +478,72 @@ TEST(FakeNetwork, ClosingAfterReadingEverythingSendsEof) {
   EXPECT_EQ(loop->run_until_complete(body()), "");
 }
 
+Coro<void> hold_until_told(std::shared_ptr<simloop::Future<void>> release, StreamReader r, StreamWriter w) {
+  co_await *release;
+  (void)r;
+  w.close();
+}
+
+TEST(FakeNetwork, ServerWaitClosedWaitsForItsConnections) {
+  auto loop = make_sim_loop();
+  auto release = std::make_shared<simloop::Future<void>>(simloop::Future<void>::create(*loop));
+  auto body = [&]() -> Coro<std::vector<std::string>> {
+    simloop::ClientConnected cb = [release](StreamReader r, StreamWriter w) { return hold_until_told(release, r, w); };
+    simloop::Server server = co_await simloop::start_server(cb, "127.0.0.1", 0);
+    auto [r, w] = co_await simloop::open_connection("127.0.0.1", server.port());
+    co_await simloop::sleep(1ms);
+    std::vector<std::string> seen;
+    seen.push_back("active=" + std::to_string(server.active_connections()));
+    server.close();
+    EXPECT_FALSE(server.is_serving());
+    auto closed = simloop::create_task(server.wait_closed());
+    co_await simloop::sleep(5ms);
+    seen.push_back(closed.done() ? "closed early" : "still waiting");
+    release->set_result();
+    co_await closed;
+    seen.push_back("closed at " + std::to_string(loop->time().count() / 1'000'000) + "ms");
+    std::string eof = co_await r.read();
+    seen.push_back("client read '" + eof + "'");
+    w.close();
+    co_return seen;
+  };
+  EXPECT_EQ(loop->run_until_complete(body()),
+            (std::vector<std::string>{"active=1", "still waiting", "closed at 6ms", "client read ''"}));
+}
+
+TEST(FakeNetwork, AfterAResetDrainRaisesAndWritesAreDropped) {
+  auto loop = make_sim_loop();
+  auto body = [&]() -> Coro<std::string> {
+    FakeSelector& net = FakeSelector::of(*loop);
+    auto [fa, fb] = net.socketpair();
+    auto [r, w] = simloop::open_stream(*loop, fa);
+    w.write("never read");
+    co_await simloop::sleep(1ms);
+    net.close(fb);  // unread data: the peer resets
+    co_await simloop::sleep(1ms);
+    std::string outcome;
+    try {
+      co_await w.drain();
+      outcome = "drain ok";
+    } catch (const simloop::ConnectionResetError&) {
+      outcome = "drain raised";
+    }
+    w.write("after the loss");  // dropped, as asyncio does: no exception
+    outcome += w.write_buffer_size() == 0 ? ", write dropped" : ", write buffered";
+    bool closed_with_error = false;
+    try {
+      co_await w.wait_closed();
+    } catch (const simloop::ConnectionResetError&) {
+      closed_with_error = true;
+    }
+    outcome += closed_with_error ? ", wait_closed raised" : ", wait_closed ok";
+    (void)r;
+    co_return outcome;
+  };
+  EXPECT_EQ(loop->run_until_complete(body()), "drain raised, write dropped, wait_closed raised");
+  EXPECT_TRUE(simloop::fakes::find_leaks(*loop).empty());
+}
+
 // ---- leaks ----------------------------------------------------------------------------
 
 TEST(FakeLeaks, UnclosedTransportsAndServersAreReported) {
