@@ -220,7 +220,7 @@ std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::Ru
   failing_kind_ = outcome.failure;
   return fmt::format("  replay file: {} ({} choices, {} non-zero)\n  replay it: {}\n", original_path_,
                      failing_->choices.size(), failing_->nonzero_choices(),
-                     reproduce_command(original_path_, failing_->test));
+                     replay_command(original_path_, ctx.options->program, ctx.options->program_args));
 }
 
 namespace {
@@ -289,7 +289,7 @@ std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, con
       "it: {}\n",
       m.minimized_size, m.original_size, m.best.choices.size(), original.choices.size(), m.runs,
       m.budget_exhausted ? " (budget exhausted: SIMLOOP_MINIMIZE_RUNS)" : "", path,
-      reproduce_command(path, original.test));
+      replay_command(path, options.program, options.program_args));
 }
 
 sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions options) {

@@ -96,6 +96,13 @@ std::string reproduce_command(const std::string& file, const std::string& test) 
          " --gtest_filter=" + shell_quote(test);
 }
 
+std::string replay_command(const std::string& file, const std::string& program, const std::string& program_args) {
+  std::string cmd =
+      "SIMLOOP_REPLAY=" + shell_quote(file) + " " + shell_quote(program.empty() ? this_binary() : program);
+  if (!program_args.empty()) cmd += " " + program_args;
+  return cmd;
+}
+
 Oracle make_oracle(const Trace& failing, RunOnce run_once, MakeStrategy seeded) {
   RunInfo info{failing.test, failing.strategy, failing.fidelity, failing.seed};
   std::string failure = failing.failure;

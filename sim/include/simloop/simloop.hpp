@@ -1,4 +1,5 @@
-// The whole of simloop in one include.
+// The whole of simloop in one include (link simloop::simloop). The gtest
+// and rapidcheck glue headers are not included: they need those libraries.
 #pragma once
 
 #include <simloop/awaitables.hpp>
@@ -12,6 +13,12 @@
 #include <simloop/primitive_errors.hpp>
 #include <simloop/queues.hpp>
 #include <simloop/real_loop.hpp>
+#include <simloop/replay/explore.hpp>
+#include <simloop/replay/format.hpp>
+#include <simloop/replay/minimize.hpp>
+#include <simloop/replay/recorder.hpp>
+#include <simloop/replay/render.hpp>
+#include <simloop/replay/session.hpp>
 #include <simloop/shield.hpp>
 #include <simloop/sim/choices.hpp>
 #include <simloop/sim/random.hpp>

@@ -47,6 +47,9 @@ std::string default_replay_dir();
 std::string replay_path(const std::string& dir, const std::string& test, std::uint64_t seed, bool minimized);
 // A one-line shell command that replays `file` on this test binary.
 std::string reproduce_command(const std::string& file, const std::string& test);
+// The same for any program: `program` (empty: this binary) run with
+// `program_args` (e.g. "--gtest_filter=Suite.Name"; empty: none).
+std::string replay_command(const std::string& file, const std::string& program, const std::string& program_args);
 
 using RunOnce = std::function<std::string(RunRecording& rec)>;
 using MakeStrategy = std::function<std::unique_ptr<Scheduler>()>;

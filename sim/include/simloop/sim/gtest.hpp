@@ -56,10 +56,23 @@ inline std::string self_program() {
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
-// Runs the body, then fails the run if a gtest assertion failed in it.
+// GoogleTest failures recorded so far by the running test.
+inline int gtest_failure_count() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (info == nullptr) return 0;
+  const ::testing::TestResult* result = info->result();
+  int failed = 0;
+  for (int i = 0; i < result->total_part_count(); ++i) failed += result->GetTestPartResult(i).failed() ? 1 : 0;
+  return failed;
+}
+
+// Runs the body, then fails the run if a gtest assertion failed during it.
+// Each run is judged on the failures it added (HasFailure() is cumulative
+// over the test, so later runs would inherit an earlier run's failure).
 inline Coro<void> gtest_checked(Coro<void> (*body)(SimLoop&), SimLoop* loop) {
+  const int failures_before = gtest_failure_count();
   co_await body(*loop);
-  if (::testing::Test::HasFailure()) {
+  if (gtest_failure_count() > failures_before) {
     throw AssertionFailed("a GoogleTest assertion failed during this run (its message is printed above)");
   }
 }
