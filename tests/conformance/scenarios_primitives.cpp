@@ -2,6 +2,9 @@
 // shield, timeouts, wait_for and TaskGroup, with cancellation at each await
 // point of short scenarios and timeouts in the same iteration as a
 // completion. Each has its asyncio twin in scenarios/<name>.py.
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -358,4 +361,292 @@ SIMLOOP_CONFORMANCE(prim_barrier) {
     log("broken={}", py(b.broken()));
   };
   loop.run_until_complete(main_task());
+}
+
+// ---- queues --------------------------------------------------------------------
+
+SIMLOOP_CONFORMANCE(prim_queue_fifo_maxsize) {
+  SimLoop loop;
+  log.attach(loop);
+  simloop::Queue<int> q(2);
+  auto getter = [&](std::string name) -> Coro<> {
+    int v = co_await q.get();
+    log("{} got {}", name, v);
+  };
+  auto putter = [&](int v) -> Coro<> {
+    co_await q.put(v);
+    log("put {} qsize={} full={}", v, q.qsize(), py(q.full()));
+  };
+  auto main_task = [&]() -> Coro<> {
+    std::vector<Task<void>> gs{simloop::create_task(getter("g1")), simloop::create_task(getter("g2"))};
+    co_await simloop::sleep(0s);
+    std::vector<Task<void>> ps;
+    for (int v = 0; v < 6; ++v) ps.push_back(simloop::create_task(putter(v)));
+    co_await simloop::gather(gs);
+    co_await simloop::sleep(1ms);
+    log("qsize={} full={}", q.qsize(), py(q.full()));
+    while (!q.empty()) {
+      log("get_nowait {}", q.get_nowait());
+      co_await simloop::sleep(0s);
+    }
+    co_await simloop::gather(ps);
+    try {
+      q.get_nowait();
+    } catch (const simloop::QueueEmpty&) {
+      log("QueueEmpty");
+    }
+    q.put_nowait(1);
+    q.put_nowait(2);
+    try {
+      q.put_nowait(3);
+    } catch (const simloop::QueueFull&) {
+      log("QueueFull");
+    }
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_queue_getter_woken_then_cancelled) {
+  SimLoop loop;
+  log.attach(loop);
+  simloop::Queue<std::string> q;
+  auto getter = [&](std::string name) -> Coro<> {
+    std::string v;
+    try {
+      v = co_await q.get();
+    } catch (const CancelledError&) {
+      log("{} cancelled, qsize={}", name, q.qsize());
+      throw;
+    }
+    log("{} got {}", name, v);
+  };
+  auto main_task = [&]() -> Coro<> {
+    auto g1 = simloop::create_task(getter("g1"));
+    auto g2 = simloop::create_task(getter("g2"));
+    auto g3 = simloop::create_task(getter("g3"));
+    co_await simloop::sleep(0s);
+    q.put_nowait("x");
+    g1.cancel();
+    log("put x and cancelled g1");
+    co_await simloop::sleep(0s);
+    co_await simloop::sleep(0s);
+    q.put_nowait("y");
+    co_await simloop::gather(simloop::return_exceptions, g1, g2, g3);
+    log("qsize={}", q.qsize());
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_queue_putter_woken_then_cancelled) {
+  SimLoop loop;
+  log.attach(loop);
+  simloop::Queue<int> q(1);
+  auto putter = [&](int v) -> Coro<> {
+    try {
+      co_await q.put(v);
+    } catch (const CancelledError&) {
+      log("putter {} cancelled, full={}", v, py(q.full()));
+      throw;
+    }
+    log("put {}", v);
+  };
+  auto main_task = [&]() -> Coro<> {
+    q.put_nowait(0);
+    auto p1 = simloop::create_task(putter(1));
+    auto p2 = simloop::create_task(putter(2));
+    co_await simloop::sleep(0s);
+    log("get_nowait {}", q.get_nowait());
+    p1.cancel();
+    co_await simloop::gather(simloop::return_exceptions, p1, p2);
+    int v = q.get_nowait();
+    log("get_nowait {} empty={}", v, py(q.empty()));
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_queue_join) {
+  SimLoop loop;
+  log.attach(loop);
+  simloop::Queue<int> q;
+  auto worker = [&](std::string name) -> Coro<> {
+    for (;;) {
+      int v = co_await q.get();
+      co_await simloop::sleep(std::chrono::milliseconds(v));
+      log("{} done {}", name, v);
+      q.task_done();
+    }
+  };
+  auto main_task = [&]() -> Coro<> {
+    co_await q.join();
+    log("join on empty returns");
+    for (int v : {3, 1, 2, 1}) q.put_nowait(v);
+    std::vector<Task<void>> ws{simloop::create_task(worker("w1")), simloop::create_task(worker("w2"))};
+    co_await q.join();
+    log("joined");
+    for (auto& w : ws) w.cancel();
+    co_await simloop::gather(simloop::return_exceptions, ws);
+    try {
+      q.task_done();
+    } catch (const simloop::TaskDoneTooManyError&) {
+      log("task_done called too many times");
+    }
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_queue_shutdown) {
+  SimLoop loop;
+  log.attach(loop);
+  simloop::Queue<int> q(1);
+  auto getter = [&](std::string name) -> Coro<> {
+    try {
+      for (;;) {
+        int v = co_await q.get();
+        log("{} got {}", name, v);
+        q.task_done();
+      }
+    } catch (const simloop::QueueShutDown&) {
+      log("{} shut down", name);
+    }
+  };
+  auto putter = [&](int v) -> Coro<> {
+    try {
+      co_await q.put(v);
+      log("put {}", v);
+    } catch (const simloop::QueueShutDown&) {
+      log("putter {} shut down", v);
+    }
+  };
+  auto main_task = [&]() -> Coro<> {
+    q.put_nowait(1);
+    auto p = simloop::create_task(putter(2));
+    co_await simloop::sleep(0s);
+    q.shutdown();
+    log("shutdown");
+    try {
+      q.put_nowait(3);
+    } catch (const simloop::QueueShutDown&) {
+      log("put_nowait raises");
+    }
+    co_await p;
+    auto g = simloop::create_task(getter("g"));
+    co_await g;
+    co_await q.join();
+    log("joined");
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_queue_shutdown_immediate) {
+  SimLoop loop;
+  log.attach(loop);
+  simloop::Queue<int> q;
+  auto getter = [&](std::string name) -> Coro<> {
+    try {
+      int v = co_await q.get();
+      log("{} got {}", name, v);
+      q.task_done();
+    } catch (const simloop::QueueShutDown&) {
+      log("{} shut down", name);
+    }
+  };
+  auto joiner = [&]() -> Coro<> {
+    co_await q.join();
+    log("joined");
+  };
+  auto main_task = [&]() -> Coro<> {
+    auto g1 = simloop::create_task(getter("g1"));
+    auto g2 = simloop::create_task(getter("g2"));
+    co_await simloop::sleep(0s);
+    q.put_nowait(1);
+    q.put_nowait(2);
+    q.put_nowait(3);
+    auto j = simloop::create_task(joiner());
+    co_await simloop::sleep(0s);
+    log("qsize={}", q.qsize());
+    q.shutdown(true);
+    log("shutdown immediate qsize={} empty={}", q.qsize(), py(q.empty()));
+    co_await simloop::gather(g1, g2, j);
+    co_await getter("g3");
+    try {
+      q.get_nowait();
+    } catch (const simloop::QueueShutDown&) {
+      log("get_nowait raises");
+    }
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_priority_lifo_queue) {
+  SimLoop loop;
+  log.attach(loop);
+  simloop::PriorityQueue<std::pair<int, std::string>> pq;
+  simloop::LifoQueue<int> lq(2);
+  auto late = [&]() -> Coro<> {
+    co_await lq.put(3);
+    log("put 3");
+  };
+  auto main_task = [&]() -> Coro<> {
+    for (auto item : std::vector<std::pair<int, std::string>>{{3, "c"}, {1, "a"}, {2, "b"}, {1, "a2"}, {0, "z"}}) {
+      pq.put_nowait(item);
+    }
+    std::string out = "priority";
+    while (!pq.empty()) out += " " + (co_await pq.get()).second;
+    log("{}", out);
+    co_await lq.put(1);
+    co_await lq.put(2);
+    auto t = simloop::create_task(late());
+    co_await simloop::sleep(0s);
+    log("lifo got {}", co_await lq.get());
+    co_await t;
+    log("lifo got {}", co_await lq.get());
+    log("lifo got {}", co_await lq.get());
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_queue_cancel_at_each_point) {
+  for (int k = 0; k < 10; ++k) {
+    SimLoop loop;
+    log.attach(loop);
+    simloop::Queue<int> q(2);
+    std::vector<int> got;
+    auto producer = [&]() -> Coro<> {
+      for (int i = 0; i < 5; ++i) {
+        co_await q.put(i);
+        co_await simloop::sleep(0s);
+      }
+    };
+    auto consumer = [&](std::string name) -> Coro<> {
+      try {
+        for (;;) {
+          int v = co_await q.get();
+          got.push_back(v);
+          q.task_done();
+          co_await simloop::sleep(0s);
+        }
+      } catch (const CancelledError&) {
+        log("k={} {} cancelled after {} items", k, name, got.size());
+        throw;
+      }
+    };
+    auto main_task = [&]() -> Coro<> {
+      auto p = simloop::create_task(producer());
+      std::vector<Task<void>> cs{simloop::create_task(consumer("c1")), simloop::create_task(consumer("c2"))};
+      for (int j = 0; j < k; ++j) co_await simloop::sleep(0s);
+      cs[0].cancel();
+      co_await p;
+      while (q.qsize() > 0 || !cs[1].done()) {
+        co_await simloop::sleep(0s);
+        if (q.empty()) break;
+      }
+      cs[1].cancel();
+      co_await simloop::gather(simloop::return_exceptions, cs);
+      std::vector<int> left;
+      while (!q.empty()) left.push_back(q.get_nowait());
+      std::sort(got.begin(), got.end());
+      log("k={} got=[{}] left=[{}]", k, fmt::join(got, ", "), fmt::join(left, ", "));
+    };
+    loop.run_until_complete(main_task());
+  }
 }
