@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <string>
 
 #include <rapidcheck.h>
 #include <rapidcheck/detail/TestListenerAdapter.h>
@@ -23,7 +24,7 @@ struct CanarySearch {
   std::size_t last_workers = 0;
 };
 
-CanarySearch search(std::uint64_t seed) {
+CanarySearch search(std::uint64_t seed, const std::string& name) {
   CanarySearch s;
   auto property = [&s] {
     const auto workers = *rc::gen::inRange<std::size_t>(2, 9);
@@ -40,7 +41,8 @@ CanarySearch search(std::uint64_t seed) {
   params.seed = seed;
   params.maxSuccess = 500;
   rc::detail::TestListenerAdapter quiet;
-  simloop::properties::detail::set_current_name("PropertyCanary.InProcess");
+  // Each test its own replay file name: ctest runs tests in parallel.
+  simloop::properties::detail::set_current_name(name);
   const auto result = rc::detail::checkProperty(rc::detail::toProperty(property), metadata, params, quiet, {});
   simloop::properties::detail::set_current_name({});
   s.failed = result.template is<rc::detail::FailureResult>();
@@ -51,7 +53,7 @@ CanarySearch search(std::uint64_t seed) {
 
 TEST(PropertyCanary, RapidcheckFindsAndShrinksTheBrokenCache) {
   const std::uint64_t seed = simloop::properties::resolve_seed("PropertyCanary/InProcess", 0);
-  const CanarySearch s = search(seed);
+  const CanarySearch s = search(seed, "PropertyCanary.RapidcheckFindsAndShrinksTheBrokenCache");
   ASSERT_TRUE(s.failed) << "the canary property passed: the machinery did not find the deliberate bug";
   ASSERT_TRUE(s.last_failure.has_value());
   const auto& run = *s.last_failure;
@@ -66,8 +68,8 @@ TEST(PropertyCanary, RapidcheckFindsAndShrinksTheBrokenCache) {
 }
 
 TEST(PropertyCanary, TheSameSeedGivesTheSameSearchAndTheSameShrunkSchedule) {
-  const CanarySearch a = search(12345);
-  const CanarySearch b = search(12345);
+  const CanarySearch a = search(12345, "PropertyCanary.TheSameSeed.a");
+  const CanarySearch b = search(12345, "PropertyCanary.TheSameSeed.b");
   ASSERT_TRUE(a.failed && b.failed);
   ASSERT_TRUE(a.last_failure && b.last_failure);
   EXPECT_EQ(a.last_failure->choices, b.last_failure->choices);
