@@ -23,6 +23,7 @@ const char* to_string(FailureKind kind) noexcept {
     case FailureKind::HandlerReport: return "error reported to the exception handler";
     case FailureKind::Nondeterminism: return "nondeterminism";
     case FailureKind::Divergence: return "replay divergence";
+    case FailureKind::Leaks: return "leaks";
   }
   return "unknown";
 }
@@ -310,7 +311,9 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
   if (choices != nullptr) scheduler.add_observer(&recorder);
   std::vector<std::string> reports;  // declared before the loop: its handler writes here until the loop dies
 
-  SimLoop loop(std::move(owned));
+  std::unique_ptr<SimLoop> owned_loop =
+      options.make_loop ? options.make_loop(std::move(owned)) : std::make_unique<SimLoop>(std::move(owned));
+  SimLoop& loop = *owned_loop;
   loop.set_exception_handler(
       [&reports](EventLoop&, const ExceptionContext& c) { reports.push_back(describe_context(c)); });
   RunGuard guard(loop, options, digests, step_names);
@@ -361,6 +364,12 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
       fail(FailureKind::LiveTimers,
            fmt::format("{} timer(s) still armed when the main task finished (next due at {})", loop.timer_count(),
                        format_duration(loop.next_timer().value_or(Duration{0}))));
+    } else if (std::vector<std::string> leaks =
+                   options.find_leaks ? options.find_leaks(loop) : std::vector<std::string>{};
+               !leaks.empty()) {
+      std::string all;
+      for (const std::string& l : leaks) all += fmt::format("\n    {}", l);
+      fail(FailureKind::Leaks, fmt::format("{} leak(s) at the end of the run:{}", leaks.size(), all));
     } else if (options.fail_on_handler_reports && !reports.empty()) {
       std::string all;
       for (const std::string& r : reports) all += fmt::format("\n    {}", r);

@@ -97,6 +97,13 @@ struct RunnerOptions {
   // through the test's failure instead).
   bool log_failure = true;
   std::vector<RunObserver*> observers;  // not owned
+  // Builds each run's loop around its scheduler; empty: a plain SimLoop (no
+  // simulated I/O). fakes::runner_with_fakes() sets a FakeSelector and a
+  // FakeExecutor here and their leak check below.
+  std::function<std::unique_ptr<SimLoop>(std::unique_ptr<SimScheduler>)> make_loop;
+  // Checks run when the main task finished cleanly; each returned line is a
+  // leak (an unclosed transport, an executor job never finished) and fails the run.
+  std::function<std::vector<std::string>(SimLoop&)> find_leaks;
   // Variables taken from the environment (NAME=value), repeated in the
   // reproduce command.
   std::vector<std::string> from_env;
@@ -122,6 +129,7 @@ enum class FailureKind : std::uint8_t {
   HandlerReport,   // something reached the loop's exception handler
   Nondeterminism,  // the same seed ran differently twice
   Divergence,      // a replayed list did not match the program
+  Leaks,           // find_leaks reported what the run left behind
 };
 const char* to_string(FailureKind kind) noexcept;
 
