@@ -650,3 +650,561 @@ SIMLOOP_CONFORMANCE(prim_queue_cancel_at_each_point) {
     loop.run_until_complete(main_task());
   }
 }
+
+// ---- gather, wait, as_completed, shield --------------------------------------
+
+namespace {
+Coro<std::string> logged_value_after(conformance::Log* log, std::chrono::milliseconds d, std::string v) {
+  co_await simloop::sleep(d);
+  (*log)("child {} done", v);
+  co_return v;
+}
+Coro<std::string> logged_fail_after(conformance::Log* log, std::chrono::milliseconds d, std::string what) {
+  co_await simloop::sleep(d);
+  (*log)("child {} raising", what);
+  throw std::runtime_error(what);
+}
+Coro<std::string> value_after(std::chrono::milliseconds d, std::string v) {
+  co_await simloop::sleep(d);
+  co_return v;
+}
+Coro<std::string> fail_after(std::chrono::milliseconds d, std::string what) {
+  co_await simloop::sleep(d);
+  throw std::runtime_error(what);
+}
+Coro<> sleep_for(std::chrono::milliseconds d) { co_await simloop::sleep(d); }
+std::string joined(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", '" : "'") + v[i] + "'";
+  return out + "]";
+}
+}  // namespace
+
+SIMLOOP_CONFORMANCE(prim_gather_results) {
+  SimLoop loop;
+  log.attach(loop);
+  auto main_task = [&]() -> Coro<> {
+    Future<std::string> fut = Future<std::string>::create(loop);
+    loop.call_later(5ms, [fut] { fut.set_result("fut"); });
+    Task<std::string> task = simloop::create_task(logged_value_after(&log, 1ms, "task"));
+    auto [r0, r1, r2] = co_await simloop::gather(fut, task, logged_value_after(&log, 3ms, "coro"));
+    log("results {} {} {}", r0, r1, r2);
+    Task<std::string> slow = simloop::create_task(logged_value_after(&log, 10ms, "slow"));
+    try {
+      co_await simloop::gather(slow, logged_fail_after(&log, 1ms, "boom"));
+    } catch (const std::runtime_error& e) {
+      log("gather raised {}, slow.done={}", e.what(), py(slow.done()));
+    }
+    log("slow result {}", co_await slow);
+    auto [x, bad] = co_await simloop::gather(simloop::return_exceptions, logged_value_after(&log, 2ms, "x"),
+                                             logged_fail_after(&log, 1ms, "bad"));
+    std::string what;
+    try {
+      bad.value();
+    } catch (const std::runtime_error& e) {
+      what = e.what();
+    }
+    log("return_exceptions {} RuntimeError:{}", x.value(), what);
+    auto empty = co_await simloop::gather();
+    log("empty {}", std::tuple_size_v<decltype(empty)> == 0 ? "[]" : "?");
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_gather_cancel) {
+  SimLoop loop;
+  log.attach(loop);
+  auto child = [&](std::string name, std::chrono::milliseconds d) -> Coro<std::string> {
+    try {
+      co_await simloop::sleep(d);
+    } catch (const CancelledError&) {
+      log("{} cancelled", name);
+      throw;
+    }
+    log("{} done", name);
+    co_return name;
+  };
+  auto main_task = [&]() -> Coro<> {
+    auto a = simloop::create_task(child("a", 5ms));
+    auto b = simloop::create_task(child("b", 1ms));
+    auto g = simloop::gather(a, b);
+    co_await simloop::sleep(2ms);
+    log("cancel gather -> {}", py(g.cancel()));
+    try {
+      co_await g;
+    } catch (const CancelledError&) {
+      log("gather raised CancelledError");
+    }
+    log("a.cancelled={} b.cancelled={} again={}", py(a.cancelled()), py(b.cancelled()), py(g.cancel()));
+    auto c = simloop::create_task(child("c", 5ms));
+    auto d = simloop::create_task(child("d", 2ms));
+    loop.call_later(1ms, [c] { c.cancel("stop"); });
+    auto [rc, rd] = co_await simloop::gather(simloop::return_exceptions, c, d);
+    std::string msg;
+    try {
+      rc.value();
+    } catch (const CancelledError& e) {
+      msg = e.message();
+    }
+    log("outcomes CancelledError('{}') {}", msg, rd.value());
+    auto e = simloop::create_task(child("e", 5ms));
+    loop.call_later(1ms, [e] { e.cancel(); });
+    try {
+      co_await simloop::gather(e);
+    } catch (const CancelledError&) {
+      log("gather of a cancelled child raised CancelledError");
+    }
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_gather_cancel_awaiter) {
+  SimLoop loop;
+  log.attach(loop);
+  auto child = [&](std::string name, std::chrono::milliseconds d) -> Coro<std::string> {
+    try {
+      co_await simloop::sleep(d);
+    } catch (const CancelledError&) {
+      log("{} cancelled", name);
+      throw;
+    }
+    co_return name;
+  };
+  auto waiter = [&]() -> Coro<> {
+    try {
+      co_await simloop::gather(child("a", 5ms), child("b", 5ms));
+    } catch (const CancelledError&) {
+      log("waiter cancelled");
+      throw;
+    }
+  };
+  auto main_task = [&]() -> Coro<> {
+    auto w = simloop::create_task(waiter());
+    co_await simloop::sleep(1ms);
+    w.cancel();
+    try {
+      co_await w;
+    } catch (const CancelledError&) {
+      log("w.cancelled={}", py(w.cancelled()));
+    }
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_wait_modes) {
+  SimLoop loop;
+  log.attach(loop);
+  auto names = [](const std::vector<Task<std::string>>& fs) {
+    std::vector<std::string> out;
+    for (const auto& f : fs) out.push_back(f.get_name());
+    std::sort(out.begin(), out.end());
+    return joined(out);
+  };
+  auto main_task = [&]() -> Coro<> {
+    std::vector<Task<std::string>> ts{simloop::create_task(value_after(3ms, "a"), "a"),
+                                      simloop::create_task(value_after(1ms, "b"), "b"),
+                                      simloop::create_task(value_after(2ms, "c"), "c")};
+    auto r = co_await simloop::wait(ts, std::nullopt, simloop::FIRST_COMPLETED);
+    log("FIRST_COMPLETED done={} pending={}", names(r.done), names(r.pending));
+    r = co_await simloop::wait(ts, 1500us);
+    log("timeout done={} pending={}", names(r.done), names(r.pending));
+    r = co_await simloop::wait(ts);
+    log("ALL_COMPLETED done={} pending={}", names(r.done), names(r.pending));
+    std::vector<Task<std::string>> us{simloop::create_task(value_after(1ms, "x"), "x"),
+                                      simloop::create_task(fail_after(2ms, "y"), "y"),
+                                      simloop::create_task(value_after(9ms, "z"), "z")};
+    r = co_await simloop::wait(us, std::nullopt, simloop::FIRST_EXCEPTION);
+    log("FIRST_EXCEPTION done={} pending={} z.cancelled={}", names(r.done), names(r.pending), py(us[2].cancelled()));
+    try {
+      co_await simloop::wait(std::vector<Task<std::string>>{});
+    } catch (const simloop::InvalidArgumentError&) {
+      log("empty set raises");
+    }
+    co_await us[2];
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_as_completed) {
+  SimLoop loop;
+  log.attach(loop);
+  auto main_task = [&]() -> Coro<> {
+    std::vector<Task<std::string>> ts{simloop::create_task(value_after(3ms, "a")),
+                                      simloop::create_task(value_after(1ms, "b")),
+                                      simloop::create_task(value_after(2ms, "c"))};
+    auto it = simloop::as_completed(ts);
+    while (it.has_next()) {
+      Future<std::string> f = co_await it.next();
+      log("next {}", co_await f);
+    }
+    std::vector<Task<std::string>> us{simloop::create_task(value_after(1ms, "x")),
+                                      simloop::create_task(value_after(10ms, "y"))};
+    auto it2 = simloop::as_completed(us, 5ms);
+    while (it2.has_next()) {
+      try {
+        log("result {}", co_await it2.next_result());
+      } catch (const simloop::TimeoutError&) {
+        log("TimeoutError");
+      }
+    }
+    log("y.done={}", py(us[1].done()));
+    co_await us[1];
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_shield) {
+  SimLoop loop;
+  log.attach(loop);
+  auto inner = [&]() -> Coro<int> {
+    try {
+      co_await simloop::sleep(5ms);
+    } catch (const CancelledError&) {
+      log("inner cancelled");
+      throw;
+    }
+    log("inner finished");
+    co_return 42;
+  };
+  auto waiter = [&](Task<int> t) -> Coro<int> {
+    try {
+      co_return co_await simloop::shield(t);
+    } catch (const CancelledError&) {
+      log("waiter cancelled");
+      throw;
+    }
+  };
+  auto main_task = [&]() -> Coro<> {
+    auto t = simloop::create_task(inner());
+    auto w = simloop::create_task(waiter(t));
+    co_await simloop::sleep(1ms);
+    w.cancel();
+    try {
+      co_await w;
+    } catch (const CancelledError&) {
+      log("w.cancelled={} t.done={}", py(w.cancelled()), py(t.done()));
+    }
+    log("inner result {}", co_await t);
+    auto t2 = simloop::create_task(inner());
+    loop.call_later(1ms, [t2] { t2.cancel(); });
+    try {
+      co_await simloop::shield(t2);
+    } catch (const CancelledError&) {
+      log("shield of a cancelled inner raised CancelledError");
+    }
+  };
+  loop.run_until_complete(main_task());
+}
+
+// ---- timeouts and wait_for -----------------------------------------------------
+
+SIMLOOP_CONFORMANCE(prim_timeout) {
+  SimLoop loop;
+  log.attach(loop);
+  auto main_body = [&]() -> Coro<> {
+    {
+      simloop::Timeout cm = simloop::timeout(2ms);
+      try {
+        co_await cm.run(value_after(10ms, "1"));
+      } catch (const simloop::TimeoutError& e) {
+        std::string cause = "None";
+        try {
+          std::rethrow_if_nested(e);
+        } catch (const CancelledError&) {
+          cause = "CancelledError";
+        }
+        log("TimeoutError cause={} expired={} cancelling={}", cause, py(cm.expired()),
+            simloop::current_task().cancelling());
+      }
+    }
+    {
+      simloop::Timeout cm = simloop::timeout(5ms);
+      std::string v = co_await cm.run(value_after(1ms, "7"));
+      log("in time {} expired={}", v, py(cm.expired()));
+    }
+    simloop::Timeout cm = simloop::timeout(std::nullopt);
+    cm.enter();
+    cm.reschedule(loop.time() + 3ms);
+    std::exception_ptr error;
+    try {
+      co_await simloop::sleep(1s);
+    } catch (const CancelledError&) {
+      log("body cancelled by the rescheduled timeout");
+      error = std::current_exception();
+    }
+    cm.exit(error);
+    log("unreachable");
+  };
+  auto outer = [&]() -> Coro<> {
+    try {
+      co_await main_body();
+    } catch (const simloop::TimeoutError&) {
+      log("rescheduled timeout raised TimeoutError");
+    }
+    auto past = [&]() -> Coro<> {
+      co_await simloop::sleep(0s);
+      log("timeout_at in the past: one iteration runs");
+      co_await simloop::sleep(0s);
+    };
+    try {
+      co_await simloop::timeout_at(loop.time() - 1s, past());
+    } catch (const simloop::TimeoutError&) {
+      log("past deadline raised TimeoutError");
+    }
+  };
+  loop.run_until_complete(outer());
+}
+
+SIMLOOP_CONFORMANCE(prim_timeout_outer_cancel) {
+  for (bool cancel_first : {true, false}) {
+    SimLoop loop;
+    log.attach(loop);
+    auto inner = [&]() -> Coro<> {
+      try {
+        co_await simloop::timeout(5ms, sleep_for(10ms));
+      } catch (const simloop::TimeoutError&) {
+        log("inner TimeoutError");
+      } catch (const CancelledError&) {
+        log("inner CancelledError cancelling={}", simloop::current_task().cancelling());
+        throw;
+      }
+    };
+    auto main_task = [&]() -> Coro<> {
+      auto t = simloop::create_task(inner());
+      if (cancel_first) loop.call_at(5ms, [t] { t.cancel(); });
+      co_await simloop::sleep(0s);
+      if (!cancel_first) loop.call_at(5ms, [t] { t.cancel(); });
+      try {
+        co_await t;
+      } catch (const CancelledError&) {
+        log("cancel_first={} t.cancelled={}", py(cancel_first), py(t.cancelled()));
+      }
+      t = simloop::create_task(inner());
+      co_await simloop::sleep(1ms);
+      t.cancel();
+      try {
+        co_await t;
+      } catch (const CancelledError&) {
+        log("early cancel t.cancelled={}", py(t.cancelled()));
+      }
+    };
+    loop.run_until_complete(main_task());
+  }
+}
+
+SIMLOOP_CONFORMANCE(prim_wait_for) {
+  SimLoop loop;
+  log.attach(loop);
+  auto return_42 = [&]() -> Coro<int> {
+    try {
+      co_await simloop::sleep(10ms);
+    } catch (const CancelledError&) {
+      log("return_42 swallowed the cancel");
+    }
+    co_return 42;
+  };
+  bool started = false;
+  auto foo = [&]() -> Coro<> {
+    started = true;
+    co_return;
+  };
+  auto main_task = [&]() -> Coro<> {
+    log("in time {}", co_await simloop::wait_for(value_after(1ms, "4"), 5ms));
+    auto t = simloop::create_task(value_after(10ms, "0"));
+    try {
+      co_await simloop::wait_for(t, 2ms);
+    } catch (const simloop::TimeoutError&) {
+      log("TimeoutError t.cancelled={}", py(t.cancelled()));
+    }
+    log("swallowed {}", co_await simloop::wait_for(return_42(), 1ms));
+    Future<int> fut = Future<int>::create(loop);
+    fut.set_result(3);
+    log("zero timeout done future {}", co_await simloop::wait_for(fut, 0ms));
+    try {
+      co_await simloop::wait_for(foo(), 0ms);
+    } catch (const simloop::TimeoutError&) {
+      log("zero timeout coroutine: TimeoutError started={}", py(started));
+    }
+    t = simloop::create_task(value_after(10ms, "0"));
+    co_await simloop::sleep(0s);
+    try {
+      co_await simloop::wait_for(t, -1s);
+    } catch (const simloop::TimeoutError&) {
+      log("negative timeout t.cancelled={}", py(t.cancelled()));
+    }
+    auto inner = simloop::create_task(value_after(100s, "0"));
+    auto w = simloop::create_task(simloop::wait_for(inner, 60s));
+    loop.call_soon([w] { w.cancel(); });
+    bool cancelled = false;
+    try {
+      co_await w;
+    } catch (const CancelledError&) {
+      cancelled = true;
+    }
+    if (cancelled) {
+      co_await simloop::sleep(0s);
+      log("waiter cancelled inner.cancelled={}", py(inner.cancelled()));
+    }
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_wait_for_same_iteration) {
+  for (bool complete_first : {true, false}) {
+    SimLoop loop;
+    log.attach(loop);
+    auto main_task = [&]() -> Coro<> {
+      Future<int> fut = Future<int>::create(loop);
+      if (complete_first) loop.call_at(2ms, [fut] { fut.set_result(5); });
+      auto w = simloop::create_task(simloop::wait_for(fut, 2ms));
+      co_await simloop::sleep(0s);
+      if (!complete_first) {
+        loop.call_at(2ms, [&, fut] { log("completer sees fut.cancelled={}", py(fut.cancelled())); });
+      }
+      try {
+        int v = co_await w;
+        log("complete_first={} result {}", py(complete_first), v);
+      } catch (const simloop::TimeoutError&) {
+        log("complete_first={} TimeoutError fut.done={}", py(complete_first), py(fut.done()));
+      }
+      if (fut.done() && !fut.cancelled()) log("result kept in the future: {}", fut.result());
+      simloop::Queue<std::string> q;
+      auto base = loop.time();
+      if (complete_first) loop.call_at(base + 2ms, [&q] { q.put_nowait("item"); });
+      auto g = simloop::create_task(simloop::wait_for(q.get(), 2ms));
+      co_await simloop::sleep(0s);
+      if (!complete_first) loop.call_at(base + 2ms, [&q] { q.put_nowait("item"); });
+      try {
+        log("get {}", co_await g);
+      } catch (const simloop::TimeoutError&) {
+        log("get TimeoutError");
+      }
+      co_await simloop::sleep(0s);
+      log("qsize={}", q.qsize());
+    };
+    loop.run_until_complete(main_task());
+  }
+}
+
+// ---- TaskGroup ---------------------------------------------------------------
+
+SIMLOOP_CONFORMANCE(prim_taskgroup) {
+  SimLoop loop;
+  log.attach(loop);
+  auto sibling = [&]() -> Coro<> {
+    try {
+      co_await simloop::sleep(10ms);
+    } catch (const CancelledError&) {
+      log("sibling cancelled");
+      throw;
+    }
+  };
+  auto whats = [](const simloop::ExceptionGroup& g) {
+    std::vector<std::string> out;
+    for (const auto& e : g.exceptions()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        out.push_back(x.what());
+      }
+    }
+    return joined(out);
+  };
+  auto main_task = [&]() -> Coro<> {
+    Task<std::string> a, b;
+    co_await simloop::with_task_group([&](simloop::TaskGroup& tg) -> Coro<> {
+      a = tg.create_task(value_after(2ms, "1"));
+      b = tg.create_task(value_after(5ms, "2"));
+      co_return;
+    });
+    log("all done {}", std::stoi(a.result()) + std::stoi(b.result()));
+    try {
+      co_await simloop::with_task_group([&](simloop::TaskGroup& tg) -> Coro<> {
+        tg.create_task(sibling());
+        tg.create_task(logged_fail_after(&log, 1ms, "one"));
+        tg.create_task(logged_fail_after(&log, 1ms, "two"));
+        try {
+          co_await simloop::sleep(10ms);
+        } catch (const CancelledError&) {
+          log("body cancelled");
+          throw;
+        }
+      });
+    } catch (const simloop::ExceptionGroup& g) {
+      log("group {} cancelling={}", whats(g), simloop::current_task().cancelling());
+    }
+    Task<std::string> c;
+    simloop::TaskGroup tg;
+    tg.enter();
+    std::exception_ptr error;
+    try {
+      c = tg.create_task(value_after(10ms, "0"));
+      co_await simloop::sleep(1ms);
+      throw std::runtime_error("body");
+    } catch (...) {
+      error = std::current_exception();
+    }
+    try {
+      co_await tg.exit(error);
+    } catch (const simloop::ExceptionGroup& g) {
+      log("body error group {} child.cancelled={}", whats(g), py(c.cancelled()));
+    }
+    try {
+      tg.create_task(value_after(0ms, "0"));
+    } catch (const simloop::TaskGroupStateError&) {
+      log("create_task on a finished group raises");
+    }
+  };
+  loop.run_until_complete(main_task());
+}
+
+SIMLOOP_CONFORMANCE(prim_taskgroup_outer_cancel) {
+  SimLoop loop;
+  log.attach(loop);
+  auto child = [&](std::string name) -> Coro<> {
+    try {
+      co_await simloop::sleep(10ms);
+    } catch (const CancelledError&) {
+      log("{} cancelled", name);
+      throw;
+    }
+  };
+  auto parent_waiting = [&]() -> Coro<> {
+    co_await simloop::with_task_group([&](simloop::TaskGroup& tg) -> Coro<> {
+      tg.create_task(child("c"));
+      co_return;
+    });
+  };
+  auto parent_failing = [&]() -> Coro<> {
+    try {
+      co_await simloop::with_task_group([&](simloop::TaskGroup& tg) -> Coro<> {
+        tg.create_task(logged_fail_after(&log, 1ms, "child"));
+        co_await simloop::sleep(10ms);
+      });
+    } catch (const simloop::ExceptionGroup&) {
+      log("group, cancelling={}", simloop::current_task().cancelling());
+    }
+    co_await simloop::sleep(1ms);
+    log("not reached");
+  };
+  auto main_task = [&]() -> Coro<> {
+    auto p = simloop::create_task(parent_waiting());
+    co_await simloop::sleep(1ms);
+    p.cancel();
+    try {
+      co_await p;
+    } catch (const CancelledError&) {
+      log("parent cancelled={}", py(p.cancelled()));
+    }
+    p = simloop::create_task(parent_failing());
+    co_await simloop::sleep(0s);
+    co_await simloop::sleep(0s);
+    loop.call_at(loop.time() + 1ms, [p] { p.cancel(); });
+    try {
+      co_await p;
+    } catch (const CancelledError&) {
+      log("parent cancelled={}", py(p.cancelled()));
+    }
+  };
+  loop.run_until_complete(main_task());
+}

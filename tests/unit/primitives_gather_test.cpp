@@ -114,18 +114,28 @@ TEST(PrimitivesGather, ReturnExceptionsCollectsOutcomes) {
   auto body = [&]() -> Coro<void> {
     Task<int> cancelled = simloop::create_task(value_after(5ms, 0));
     loop.call_later(1ms, [cancelled] { cancelled.cancel("stop"); });
-    auto [a, b, c] =
-        co_await simloop::gather(simloop::return_exceptions, value_after(2ms, 7), fail_after(3ms, "bad"), cancelled);
+    Future<int> fut = Future<int>::create(loop);
+    loop.call_later(1ms, [fut] { fut.cancel("halt"); });
+    auto [a, b, c, d] = co_await simloop::gather(simloop::return_exceptions, value_after(2ms, 7),
+                                                 fail_after(3ms, "bad"), cancelled, fut);
     EXPECT_TRUE(a.has_value());
     EXPECT_EQ(a.value(), 7);
     EXPECT_TRUE(b.has_exception());
     EXPECT_EQ(what_of(b.exception()), "bad");
     EXPECT_THROW(b.value(), std::runtime_error);
     EXPECT_TRUE(c.cancelled());
+    // As CPython: a cancelled task shows without its message, a cancelled
+    // plain future with it.
     try {
       std::rethrow_exception(c.exception());
     } catch (const simloop::CancelledError& e) {
-      EXPECT_EQ(e.message(), "stop");
+      EXPECT_EQ(e.message(), "");
+    }
+    EXPECT_TRUE(d.cancelled());
+    try {
+      std::rethrow_exception(d.exception());
+    } catch (const simloop::CancelledError& e) {
+      EXPECT_EQ(e.message(), "halt");
     }
     std::vector<Coro<void>> vs;
     vs.push_back(nothing_after(1ms));

@@ -160,9 +160,16 @@ inline std::exception_ptr cancelled_error_of(FutureBase& f) {
 
 // The outcome of a done future: its value, its exception, or its
 // CancelledError. Marks an exception retrieved.
+// As CPython's gather(return_exceptions=True), a cancelled task shows as a
+// CancelledError without message (a task's own cancel message is not kept
+// once its coroutine raised CancelledError); a cancelled plain future keeps
+// the message given to cancel(msg).
 template <class T>
 Outcome<T> outcome_of(FutureBase& f) {
-  if (f.cancelled()) return Outcome<T>::of_exception(cancelled_error_of(f));
+  if (f.cancelled()) {
+    if (f.as_task() != nullptr) return Outcome<T>::of_exception(std::make_exception_ptr(CancelledError()));
+    return Outcome<T>::of_exception(cancelled_error_of(f));
+  }
   if (std::exception_ptr e = f.exception()) return Outcome<T>::of_exception(std::move(e));
   auto& s = static_cast<FutureState<T>&>(f);
   if constexpr (std::is_void_v<T>) {
