@@ -16,9 +16,10 @@ using detail::t_running_loop;
 
 // Timers are ordered by (deadline, sequence): a min-heap through std::*_heap.
 struct TimerLater {
-  bool operator()(const TimerHandle* a, const TimerHandle* b) const noexcept {
-    if (a->when() != b->when()) return a->when() > b->when();
-    return a->sequence() > b->sequence();
+  template <class E>
+  bool operator()(const E& a, const E& b) const noexcept {
+    if (a.when != b.when) return a.when > b.when;
+    return a.sequence > b.sequence;
   }
 };
 
@@ -133,15 +134,15 @@ void EventLoop::push_timer(TimerHandle* t) {
   t->add_ref();
   t->sequence_ = timer_sequence_++;
   t->in_heap_ = true;
-  timers_.push_back(t);
+  timers_.push_back({t->when_, t->sequence_, t});
   std::push_heap(timers_.begin(), timers_.end(), TimerLater{});
 }
 
 std::optional<Duration> EventLoop::next_timer() const noexcept {
   // The heap top may be a cancelled timer; scan for the earliest live one.
   std::optional<Duration> best;
-  for (const TimerHandle* t : timers_) {
-    if (!t->cancelled() && (!best || t->when() < *best)) best = t->when();
+  for (const TimerEntry& e : timers_) {
+    if (!e.timer->cancelled() && (!best || e.when < *best)) best = e.when;
   }
   return best;
 }
@@ -150,14 +151,14 @@ void EventLoop::drop_cancelled_timers() {
   // CPython's rule: rebuild the heap when more than half of over 100 timers are cancelled.
   constexpr std::size_t kMinScheduledForRebuild = 100;
   if (timers_.size() > kMinScheduledForRebuild && cancelled_timers_ * 2 > timers_.size()) {
-    std::vector<TimerHandle*> live;
+    std::vector<TimerEntry> live;
     live.reserve(timers_.size() - cancelled_timers_);
-    for (TimerHandle* t : timers_) {
-      if (t->cancelled()) {
-        t->in_heap_ = false;
-        t->release();
+    for (const TimerEntry& e : timers_) {
+      if (e.timer->cancelled()) {
+        e.timer->in_heap_ = false;
+        e.timer->release();
       } else {
-        live.push_back(t);
+        live.push_back(e);
       }
     }
     timers_ = std::move(live);
@@ -165,9 +166,9 @@ void EventLoop::drop_cancelled_timers() {
     cancelled_timers_ = 0;
     return;
   }
-  while (!timers_.empty() && timers_.front()->cancelled()) {
+  while (!timers_.empty() && timers_.front().timer->cancelled()) {
     std::pop_heap(timers_.begin(), timers_.end(), TimerLater{});
-    TimerHandle* t = timers_.back();
+    TimerHandle* t = timers_.back().timer;
     timers_.pop_back();
     t->in_heap_ = false;
     --cancelled_timers_;
@@ -176,11 +177,12 @@ void EventLoop::drop_cancelled_timers() {
 }
 
 void EventLoop::move_due_timers() {
+  if (timers_.empty()) return;
   const Duration now = clock_->now();
   std::size_t first_new = ready_.size();
-  while (!timers_.empty() && timers_.front()->when() <= now) {
+  while (!timers_.empty() && timers_.front().when <= now) {
     std::pop_heap(timers_.begin(), timers_.end(), TimerLater{});
-    TimerHandle* t = timers_.back();
+    TimerHandle* t = timers_.back().timer;
     timers_.pop_back();
     t->in_heap_ = false;
     if (t->cancelled()) {
@@ -281,13 +283,13 @@ void EventLoop::run_once() {
   } running_here(this);
   check_open("run_once");
   ++iterations_;
-  drop_cancelled_timers();
+  drop_cancelled_timers_if_any();
 
   std::optional<Duration> timeout;
   if (!ready_.empty() || stopping_ || !held_external_.empty()) {
     timeout = Duration{0};
   } else if (!timers_.empty()) {
-    timeout = std::max(Duration{0}, timers_.front()->when() - clock_->now());
+    timeout = std::max(Duration{0}, timers_.front().when - clock_->now());
   }
   if (!timeout && quiescent()) raise_deadlock();
 
@@ -504,12 +506,12 @@ void EventLoop::close() {
       t->future().release();
     }
     while (!ready_.empty()) ready_.pop_front()->release();
-    std::vector<TimerHandle*> timers;
+    std::vector<TimerEntry> timers;
     timers.swap(timers_);
     cancelled_timers_ = 0;
-    for (TimerHandle* t : timers) {
-      t->in_heap_ = false;
-      t->release();
+    for (const TimerEntry& e : timers) {
+      e.timer->in_heap_ = false;
+      e.timer->release();
     }
   }
   held_external_.clear();

@@ -216,6 +216,9 @@ class EventLoop {
   friend class detail::TaskBase;
   friend class detail::FutureBase;
 
+  void drop_cancelled_timers_if_any() {
+    if (cancelled_timers_ != 0) drop_cancelled_timers();
+  }
   void check_open(const char* what) const {
     if (closed_) [[unlikely]]
       raise_closed(what);
@@ -242,8 +245,15 @@ class EventLoop {
   std::unique_ptr<Scheduler> scheduler_;
   ChoicePoints points_;
 
-  detail::Ring<Handle*> ready_;       // each entry holds one reference
-  std::vector<TimerHandle*> timers_;  // min-heap on (when, sequence); each holds one reference
+  detail::Ring<Handle*> ready_;  // each entry holds one reference
+  // The timer heap's entries carry the sort key, so sifting compares
+  // without touching the handles (a cache miss each in a large heap).
+  struct TimerEntry {
+    Duration when;
+    std::uint64_t sequence;
+    TimerHandle* timer;
+  };
+  std::vector<TimerEntry> timers_;  // min-heap on (when, sequence); each holds one reference
   std::size_t cancelled_timers_ = 0;
   std::uint64_t timer_sequence_ = 0;
   std::vector<HandleRef> io_events_;  // scratch for select()
