@@ -8,7 +8,8 @@
 //  - Each workload runs in a forked child process, so its peak RSS is its own;
 //    the child also reports, on stderr, its RSS before the workload started
 //    ("# <name> baseline_rss_kib=<k>"), from which the script derives memory
-//    per task (peak minus baseline, divided by the tasks).
+//    per task (peak minus baseline, divided by the tasks), and the CPU time
+//    the workload took ("# <name> cpu_seconds=<s>").
 //  - An unoptimized build (no NDEBUG or no __OPTIMIZE__) refuses to run,
 //    since its figures mean nothing; --force runs it anyway, loudly.
 //
@@ -327,15 +328,28 @@ long current_rss_kib() {
 }
 
 // Runs one workload in this process and prints its line.
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Runs one workload in this process and prints its line. On stderr: the
+// RSS before it started and the CPU time it took (on a loaded machine the
+// wall time mostly measures the wait for a CPU).
 void run_here(const Workload& w) {
   std::fprintf(stderr, "# %s baseline_rss_kib=%ld\n", w.name, current_rss_kib());
+  const double cpu0 = cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   const long ops = w.run();
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = cpu_seconds() - cpu0;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::printf("%s %ld %.3f %.0f %ld\n", w.name, ops, dt, ops / dt, ru.ru_maxrss);
   std::fflush(stdout);
+  std::fprintf(stderr, "# %s cpu_seconds=%.3f\n", w.name, cpu);
 }
 
 // Runs one workload in a child process (its own peak RSS); true if it succeeded.
