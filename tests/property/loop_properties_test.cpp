@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,7 @@ Coro<void> sleeper(SimLoop* loop, Duration d, int* violations) {
 }  // namespace
 
 // sleep(d) resumes at virtual time >= start + d, whatever the schedule.
-SIMLOOP_PROPERTY(LoopProperty, SleepResumesNoEarlierThanStartPlusDelay, 100, ()) {
+SIMLOOP_PROPERTY(LoopProperty, SleepResumesNoEarlierThanStartPlusDelay, 200, ()) {
   const auto delays = gen_delays(12, 5000);
   props::run([&](SimLoop& loop) -> Coro<void> {
     int violations = 0;
@@ -52,7 +53,7 @@ SIMLOOP_PROPERTY(LoopProperty, SleepResumesNoEarlierThanStartPlusDelay, 100, ())
 
 // A call_later(d) callback never runs before its deadline, and every timer
 // that is not cancelled runs exactly once.
-SIMLOOP_PROPERTY(LoopProperty, TimersNeverFireEarlyAndEachFiresOnce, 100, ()) {
+SIMLOOP_PROPERTY(LoopProperty, TimersNeverFireEarlyAndEachFiresOnce, 200, ()) {
   const auto delays = gen_delays(16, 3000);
   const auto cancel_mask = *rc::gen::container<std::vector<bool>>(delays.size(), rc::gen::arbitrary<bool>());
   props::run([&](SimLoop& loop) -> Coro<void> {
@@ -81,7 +82,7 @@ SIMLOOP_PROPERTY(LoopProperty, TimersNeverFireEarlyAndEachFiresOnce, 100, ()) {
 // Under asyncio fidelity call_soon is FIFO: callbacks run in the order they
 // were scheduled, generation after generation, whatever else the schedule
 // does (callback costs, timer ties).
-SIMLOOP_PROPERTY(LoopProperty, CallSoonIsFifoUnderAsyncioFidelity, 100, ()) {
+SIMLOOP_PROPERTY(LoopProperty, CallSoonIsFifoUnderAsyncioFidelity, 200, ()) {
   const int n = *rc::gen::inRange(1, 20);
   const auto timer_delays = gen_delays(6, 50);
   props::PropertyOptions options;
@@ -105,7 +106,7 @@ SIMLOOP_PROPERTY(LoopProperty, CallSoonIsFifoUnderAsyncioFidelity, 100, ()) {
 
 // In either fidelity (chaos may reorder), every call_soon callback runs
 // exactly once, and a cancelled handle never runs.
-SIMLOOP_PROPERTY(LoopProperty, CallSoonRunsEachCallbackExactlyOnce, 100, ()) {
+SIMLOOP_PROPERTY(LoopProperty, CallSoonRunsEachCallbackExactlyOnce, 200, ()) {
   const int n = *rc::gen::inRange(1, 24);
   const auto cancel_mask =
       *rc::gen::container<std::vector<bool>>(static_cast<std::size_t>(n), rc::gen::arbitrary<bool>());
@@ -125,7 +126,7 @@ SIMLOOP_PROPERTY(LoopProperty, CallSoonRunsEachCallbackExactlyOnce, 100, ()) {
 }
 
 // sleep(0) yields exactly one loop iteration, in both fidelities.
-SIMLOOP_PROPERTY(LoopProperty, SleepZeroYieldsExactlyOneIteration, 100, ()) {
+SIMLOOP_PROPERTY(LoopProperty, SleepZeroYieldsExactlyOneIteration, 200, ()) {
   const int yields = *rc::gen::inRange(1, 20);
   const int others = *rc::gen::inRange(0, 5);
   props::run([&](SimLoop& loop) -> Coro<void> {
@@ -153,7 +154,7 @@ Coro<void> cancellable_body(Duration d, bool* ran_past_await) {
 
 // A cancel() that reaches a task before it finished makes it end cancelled,
 // and the task never runs past the co_await it was cancelled at.
-SIMLOOP_PROPERTY(LoopProperty, CancelBeforeDoneEndsTheTaskCancelled, 150, ()) {
+SIMLOOP_PROPERTY(LoopProperty, CancelBeforeDoneEndsTheTaskCancelled, 300, ()) {
   const auto body_us = *rc::gen::inRange(0, 2000);
   const auto cancel_us = *rc::gen::inRange(0, 2000);
   const bool from_callback = *rc::gen::arbitrary<bool>();
@@ -164,8 +165,12 @@ SIMLOOP_PROPERTY(LoopProperty, CancelBeforeDoneEndsTheTaskCancelled, 150, ()) {
     const bool was_done = t.done();
     bool accepted = false;
     if (from_callback) {
-      loop.call_soon([t, &accepted] { accepted = t.cancel(); });
-      co_await simloop::sleep(Duration{0});
+      // The callback owns its result: under chaos it may run after this
+      // task resumed, so wait until it did.
+      auto result = std::make_shared<std::optional<bool>>();
+      loop.call_soon([t, result] { *result = t.cancel(); });
+      while (!result->has_value()) co_await simloop::sleep(Duration{0});
+      accepted = **result;
     } else {
       accepted = t.cancel();
     }
@@ -215,7 +220,7 @@ simloop::sim::Scenario logging_scenario(std::shared_ptr<std::vector<std::uint64_
 
 // The same seed gives the same choice list (and the same run) for the
 // seeded strategies, in both fidelities.
-SIMLOOP_PROPERTY(LoopProperty, SameSeedGivesTheSameChoiceList, 100, ()) {
+SIMLOOP_PROPERTY(LoopProperty, SameSeedGivesTheSameChoiceList, 200, ()) {
   const auto seed = *rc::gen::arbitrary<std::uint64_t>();
   const auto strategy = *rc::gen::element(simloop::sim::Strategy::Random, simloop::sim::Strategy::Pct);
   const auto fidelity = *props::fidelity();
@@ -266,7 +271,7 @@ class ListObserver final : public simloop::sim::RunObserver {
 
 // The choices rapidcheck drew are a complete description of the run:
 // replaying them as a list reproduces the run exactly (same choices, same log).
-SIMLOOP_PROPERTY(LoopProperty, RapidcheckScheduleReplaysExactlyAsAList, 100, ()) {
+SIMLOOP_PROPERTY(LoopProperty, RapidcheckScheduleReplaysExactlyAsAList, 200, ()) {
   const int tasks = *rc::gen::inRange(1, 8);
   auto log = std::make_shared<std::vector<std::uint64_t>>();
   const auto scenario = logging_scenario(log, tasks);

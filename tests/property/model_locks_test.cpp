@@ -287,14 +287,14 @@ struct EventSetThenCancelWoken final : EventCmd {
 
 }  // namespace
 
-SIMLOOP_PROPERTY(LockModelProperty, MatchesTheSequentialModelUnderAnySchedule, 150, ()) {
+SIMLOOP_PROPERTY(LockModelProperty, MatchesTheSequentialModelUnderAnySchedule, 300, ()) {
   simloop::properties::run_model(LockModel{},
                                  rc::state::gen::execOneOfWithArgs<LockAcquire, LockRelease, LockReleaseThenCancelWoken,
                                                                    CancelWaiter<LockModel, LockSut>>(),
                                  [](simloop::EventLoop& loop) { return std::make_unique<LockSut>(loop); });
 }
 
-SIMLOOP_PROPERTY(SemaphoreModelProperty, MatchesTheSequentialModelUnderAnySchedule, 150, ()) {
+SIMLOOP_PROPERTY(SemaphoreModelProperty, MatchesTheSequentialModelUnderAnySchedule, 300, ()) {
   SemModel initial;
   initial.value = *rc::gen::inRange<long>(0, 4);
   simloop::properties::run_model(
@@ -304,7 +304,7 @@ SIMLOOP_PROPERTY(SemaphoreModelProperty, MatchesTheSequentialModelUnderAnySchedu
       [v = initial.value](simloop::EventLoop& loop) { return std::make_unique<SemSut>(loop, v); });
 }
 
-SIMLOOP_PROPERTY(EventModelProperty, MatchesTheSequentialModelUnderAnySchedule, 150, ()) {
+SIMLOOP_PROPERTY(EventModelProperty, MatchesTheSequentialModelUnderAnySchedule, 300, ()) {
   simloop::properties::run_model(
       EventModel{},
       rc::state::gen::execOneOfWithArgs<EventWait, EventSet, EventClear, EventSetThenClear, EventSetThenCancelWoken,

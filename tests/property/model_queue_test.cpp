@@ -242,7 +242,7 @@ struct GetNowaitThenCancelWokenPutter final : QCmd {
 
 }  // namespace
 
-SIMLOOP_PROPERTY(QueueModelProperty, MatchesTheSequentialModelUnderAnySchedule, 150, ()) {
+SIMLOOP_PROPERTY(QueueModelProperty, MatchesTheSequentialModelUnderAnySchedule, 300, ()) {
   QModel initial;
   initial.maxsize = *rc::gen::inRange<long>(0, 4);
   simloop::properties::run_model(

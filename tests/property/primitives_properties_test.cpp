@@ -94,7 +94,7 @@ Coro<void> consumer(simloop::Queue<int>* q, std::vector<int>* got, int work_us) 
 // Whatever consumers (and producers) are cancelled, at chosen instants or at
 // any await (seeded injection), every item that was put is got exactly once
 // or is still in the queue: none lost, none duplicated.
-SIMLOOP_PROPERTY(PrimitiveProperty, QueueEveryItemPutIsGotExactlyOnce, 120, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, QueueEveryItemPutIsGotExactlyOnce, 250, ()) {
   const long maxsize = *rc::gen::inRange<long>(0, 4);
   const int producers = *rc::gen::inRange(1, 4);
   const int consumers = *rc::gen::inRange(1, 5);
@@ -178,7 +178,7 @@ Coro<void> bounded_section(SimLoop* loop, P* prim, int bound, int tasks, int rou
 
 // A lock is never held by two tasks, however tasks are cancelled; it ends
 // free with no waiter, and every task not cancelled got through.
-SIMLOOP_PROPERTY(PrimitiveProperty, LockIsNeverHeldByTwoTasks, 120, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, LockIsNeverHeldByTwoTasks, 250, ()) {
   const int tasks = *rc::gen::inRange(1, 6);
   const int rounds = *rc::gen::inRange(1, 4);
   const int hold_us = *rc::gen::inRange(0, 100);
@@ -198,7 +198,7 @@ SIMLOOP_PROPERTY(PrimitiveProperty, LockIsNeverHeldByTwoTasks, 120, ()) {
 // A semaphore never lets more than its bound in, never strands a waiter
 // while permits are free (every task not cancelled gets through), and ends
 // with all its permits back.
-SIMLOOP_PROPERTY(PrimitiveProperty, SemaphoreNeverExceedsItsBoundNorStrandsAWaiter, 120, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, SemaphoreNeverExceedsItsBoundNorStrandsAWaiter, 250, ()) {
   const int permits = *rc::gen::inRange(1, 4);
   const int tasks = *rc::gen::inRange(1, 8);
   const int rounds = *rc::gen::inRange(1, 4);
@@ -221,7 +221,7 @@ SIMLOOP_PROPERTY(PrimitiveProperty, SemaphoreNeverExceedsItsBoundNorStrandsAWait
 
 // A BoundedSemaphore refuses a release beyond its initial value and its
 // counter never exceeds it, whatever the order of acquires and releases.
-SIMLOOP_PROPERTY(PrimitiveProperty, BoundedSemaphoreNeverExceedsItsInitialValue, 100, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, BoundedSemaphoreNeverExceedsItsInitialValue, 200, ()) {
   const int bound = *rc::gen::inRange(1, 4);
   const auto ops = *rc::gen::container<std::vector<bool>>(rc::gen::arbitrary<bool>());  // true: acquire
   props::run([&](SimLoop&) -> Coro<void> {
@@ -264,7 +264,7 @@ Coro<void> event_setter(simloop::Event* e, int delay_us, bool* set_done) {
 // A notify is never lost: once an Event is set, every waiter that was not
 // cancelled returns, even when other waiters are cancelled around the set;
 // and no waiter returns before the set.
-SIMLOOP_PROPERTY(PrimitiveProperty, EventSetWakesEveryWaiterNotCancelled, 120, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, EventSetWakesEveryWaiterNotCancelled, 250, ()) {
   const int waiters = *rc::gen::inRange(1, 8);
   const int set_us = *rc::gen::inRange(0, 300);
   const auto plan = gen_cancels(static_cast<std::size_t>(waiters), 4, 400);
@@ -311,7 +311,7 @@ Coro<void> notifier(simloop::Condition* c, const int* entered, int waiters, int 
 // A Condition notification is never lost: a waiter notified and then
 // cancelled passes it on, so after N notify(1) calls to W waiters of which C
 // ended cancelled, at least min(N, W - C) waiters returned.
-SIMLOOP_PROPERTY(PrimitiveProperty, ConditionNotifyIsNeverLost, 120, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, ConditionNotifyIsNeverLost, 250, ()) {
   const int waiters = *rc::gen::inRange(1, 6);
   const int notifies = *rc::gen::inRange(1, 6);
   const int gap_us = *rc::gen::inRange(0, 50);
@@ -349,7 +349,7 @@ Coro<int> valued_child(int i, int delay_us) {
 
 // gather returns the children's results in argument order, whatever order
 // they finish in.
-SIMLOOP_PROPERTY(PrimitiveProperty, GatherReturnsResultsInArgumentOrder, 120, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, GatherReturnsResultsInArgumentOrder, 250, ()) {
   const auto delays = *rc::gen::container<std::vector<int>>(rc::gen::inRange(0, 500));
   props::run([&](SimLoop&) -> Coro<void> {
     std::vector<Coro<int>> children;
@@ -364,7 +364,7 @@ SIMLOOP_PROPERTY(PrimitiveProperty, GatherReturnsResultsInArgumentOrder, 120, ()
 
 // Cancelling a gather cancels every child not done yet; the gather then
 // ends cancelled; a cancel that no child accepted leaves the results intact.
-SIMLOOP_PROPERTY(PrimitiveProperty, GatherCancellationCancelsEveryPendingChild, 120, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, GatherCancellationCancelsEveryPendingChild, 250, ()) {
   const auto delays = *rc::gen::nonEmpty(rc::gen::container<std::vector<int>>(rc::gen::inRange(0, 500)));
   const int cancel_us = *rc::gen::inRange(0, 600);
   props::run([&](SimLoop& loop) -> Coro<void> {
@@ -408,7 +408,7 @@ Coro<void> timed_producer(simloop::Queue<int>* q, std::vector<int> gaps_us, bool
 // wait_for never drops a completed result: items fetched with
 // wait_for(q.get(), t) are each got exactly once or left in the queue, even
 // when the timeout and the item arrive in the same iteration.
-SIMLOOP_PROPERTY(PrimitiveProperty, WaitForNeverDropsACompletedResult, 120, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, WaitForNeverDropsACompletedResult, 250, ()) {
   const auto gaps = *rc::gen::container<std::vector<int>>(rc::gen::inRange(0, 300));
   const int timeout_us = *rc::gen::inRange(1, 300);
   props::run([&](SimLoop& loop) -> Coro<void> {
@@ -446,7 +446,7 @@ Coro<int> wait_for_sleep(int body_us, int timeout_us) {
 // wait_for never swallows a cancellation: a task cancelled from outside
 // while inside wait_for ends cancelled, whether or not the timeout fired in
 // the same iteration.
-SIMLOOP_PROPERTY(PrimitiveProperty, WaitForNeverSwallowsACancellation, 150, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, WaitForNeverSwallowsACancellation, 300, ()) {
   const int body_us = *rc::gen::inRange(0, 400);
   const int timeout_us = *rc::gen::inRange(1, 400);
   const int cancel_us = *rc::gen::inRange(0, 400);
@@ -479,7 +479,7 @@ std::string message_of(std::exception_ptr e) {
 
 // TaskGroup: the first failure cancels every sibling still running, and the
 // ExceptionGroup reports every child that failed, exactly once.
-SIMLOOP_PROPERTY(PrimitiveProperty, TaskGroupCancelsEverySiblingAndReportsEveryError, 120, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, TaskGroupCancelsEverySiblingAndReportsEveryError, 250, ()) {
   // kind 0: fails, 1: succeeds, 2: runs until cancelled. At least one fails.
   auto kinds = *rc::gen::nonEmpty(rc::gen::container<std::vector<int>>(rc::gen::inRange(0, 3)));
   kinds[0] = 0;
@@ -514,7 +514,7 @@ SIMLOOP_PROPERTY(PrimitiveProperty, TaskGroupCancelsEverySiblingAndReportsEveryE
 
 // timeout(d) never fires before its deadline, and always fires when the
 // body outlasts it (sleep(s) with s > d).
-SIMLOOP_PROPERTY(PrimitiveProperty, TimeoutNeverFiresEarlyAndAlwaysWhenTheBodyOutlastsIt, 150, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, TimeoutNeverFiresEarlyAndAlwaysWhenTheBodyOutlastsIt, 300, ()) {
   const int body_us = *rc::gen::inRange(0, 1000);
   const int timeout_us = *rc::gen::inRange(1, 1000);
   props::run([&](SimLoop& loop) -> Coro<void> {
@@ -540,7 +540,7 @@ Coro<int> shielded_waiter(Task<int> inner) { co_return co_await simloop::shield(
 
 // shield: cancelling the task awaiting a shielded task never cancels the
 // inner one, which still delivers its value.
-SIMLOOP_PROPERTY(PrimitiveProperty, ShieldKeepsTheInnerTaskRunning, 150, ()) {
+SIMLOOP_PROPERTY(PrimitiveProperty, ShieldKeepsTheInnerTaskRunning, 300, ()) {
   const int inner_us = *rc::gen::inRange(0, 400);
   const int cancel_us = *rc::gen::inRange(0, 400);
   props::run([&](SimLoop& loop) -> Coro<void> {
