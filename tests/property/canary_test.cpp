@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include <rapidcheck.h>
 #include <rapidcheck/detail/TestListenerAdapter.h>
@@ -20,11 +21,15 @@ namespace {
 
 struct CanarySearch {
   bool failed = false;
+  std::optional<rc::detail::Reproduce> reproduce;                // rapidcheck's reproduce data
   std::optional<simloop::properties::PropertyRun> last_failure;  // the shrunk run
   std::size_t last_workers = 0;
 };
 
-CanarySearch search(std::uint64_t seed, const std::string& name) {
+// With `reproduce`, replays that case (as RC_PARAMS="reproduce=..." does)
+// instead of searching.
+CanarySearch search(std::uint64_t seed, const std::string& name,
+                    std::optional<rc::detail::Reproduce> reproduce = std::nullopt) {
   CanarySearch s;
   auto property = [&s] {
     const auto workers = *rc::gen::inRange<std::size_t>(2, 9);
@@ -43,9 +48,13 @@ CanarySearch search(std::uint64_t seed, const std::string& name) {
   rc::detail::TestListenerAdapter quiet;
   // Each test its own replay file name: ctest runs tests in parallel.
   simloop::properties::detail::set_current_name(name);
-  const auto result = rc::detail::checkProperty(rc::detail::toProperty(property), metadata, params, quiet, {});
+  std::unordered_map<std::string, rc::detail::Reproduce> reproduce_map;
+  if (reproduce) reproduce_map.emplace(metadata.id, *reproduce);
+  const auto result =
+      rc::detail::checkProperty(rc::detail::toProperty(property), metadata, params, quiet, reproduce_map);
   simloop::properties::detail::set_current_name({});
   s.failed = result.template is<rc::detail::FailureResult>();
+  if (s.failed) s.reproduce = result.template get<rc::detail::FailureResult>().reproduce;
   return s;
 }
 
@@ -74,4 +83,17 @@ TEST(PropertyCanary, TheSameSeedGivesTheSameSearchAndTheSameShrunkSchedule) {
   ASSERT_TRUE(a.last_failure && b.last_failure);
   EXPECT_EQ(a.last_failure->choices, b.last_failure->choices);
   EXPECT_EQ(a.last_workers, b.last_workers);
+}
+
+// rapidcheck's reproduce data (what RC_PARAMS="reproduce=..." carries)
+// replays the shrunk case exactly: the same input and the same schedule.
+TEST(PropertyCanary, ReproduceReplaysTheShrunkInputAndSchedule) {
+  const CanarySearch found = search(777, "PropertyCanary.Reproduce.search");
+  ASSERT_TRUE(found.failed && found.reproduce && found.last_failure);
+  const CanarySearch again = search(0, "PropertyCanary.Reproduce.again", found.reproduce);
+  ASSERT_TRUE(again.failed) << "the reproduced case passed";
+  ASSERT_TRUE(again.last_failure);
+  EXPECT_EQ(again.last_workers, found.last_workers);
+  EXPECT_EQ(again.last_failure->choices, found.last_failure->choices);
+  EXPECT_EQ(again.last_failure->outcome.message, found.last_failure->outcome.message);
 }
