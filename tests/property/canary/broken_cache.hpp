@@ -9,8 +9,8 @@
 // (callback cost >= 1ms on the first worker's step) lets the next worker look
 // while the fetch is in flight: two fetches, the invariant "fetched once"
 // breaks. The shrunk schedule needs exactly one non-zero choice; the
-// canary's bound is <= 2 (kCanaryMaxNonzero), and the shrunk input is the
-// smallest worker count, 2.
+// canary's bound is <= 2 (kCanaryMaxNonzero). The worker count usually
+// shrinks to 2 (rapidcheck does not revisit it once the schedule shrank).
 #pragma once
 
 #include <chrono>
