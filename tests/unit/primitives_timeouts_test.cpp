@@ -353,3 +353,37 @@ TEST(PrimitivesWaitFor, CompletionQueuedBeforeTheDeadlineWins) {
   };
   loop.run_until_complete(body());
 }
+
+// wait_for and an outer cancel in the deadline's iteration, in both orders:
+// the CancelledError propagates (never turned into TimeoutError or a value).
+TEST(PrimitivesWaitFor, OuterCancellationInTheDeadlinesIterationIsNeverSwallowed) {
+  for (bool cancel_first : {true, false}) {
+    SimLoop loop;
+    Task<int> inner;
+    auto waiter = [&]() -> Coro<int> { co_return co_await simloop::wait_for(inner, 5ms); };
+    auto body = [&]() -> Coro<void> {
+      inner = simloop::create_task(value_after(10ms, 1));
+      Task<int> w = simloop::create_task(waiter());
+      if (cancel_first) loop.call_at(5ms, [w] { w.cancel(); });
+      co_await simloop::sleep(0ms);
+      if (!cancel_first) loop.call_at(5ms, [w] { w.cancel(); });
+      std::exception_ptr e;
+      try {
+        co_await w;
+      } catch (...) {
+        e = std::current_exception();
+      }
+      bool cancelled = false;
+      try {
+        std::rethrow_exception(e);
+      } catch (const simloop::CancelledError&) {
+        cancelled = true;
+      } catch (...) {
+      }
+      EXPECT_TRUE(cancelled) << "cancel_first=" << cancel_first;
+      EXPECT_TRUE(w.cancelled());
+      EXPECT_TRUE(inner.cancelled());
+    };
+    loop.run_until_complete(body());
+  }
+}
