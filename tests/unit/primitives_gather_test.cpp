@@ -429,3 +429,22 @@ TEST(PrimitivesShield, PropagatesResultExceptionAndInnerCancellation) {
   };
   loop.run_until_complete(body());
 }
+
+TEST(PrimitivesGather, SleepIsAnAwaitable) {
+  SimLoop loop;
+  auto body = [&]() -> Coro<void> {
+    auto [a, b] = co_await simloop::gather(simloop::sleep(2ms, 5), simloop::sleep(1ms));
+    EXPECT_EQ(a, 5);
+    EXPECT_EQ(b, simloop::Void{});
+    EXPECT_EQ(loop.time(), 2ms);
+    bool timed_out = false;
+    try {
+      co_await simloop::timeout(1ms, simloop::sleep(5ms));
+    } catch (const simloop::TimeoutError&) {
+      timed_out = true;
+    }
+    EXPECT_TRUE(timed_out);
+    EXPECT_EQ(co_await simloop::wait_for(simloop::sleep(1ms, 3), 5ms), 3);
+  };
+  loop.run_until_complete(body());
+}

@@ -2,10 +2,11 @@
 // Outcome<T> (a value or an exception) and Void.
 //
 // Contract:
-//  - An awaitable is a Future<T>, a Task<T> or a Coro<T>; await_result_t<A>
-//    is T. ensure_future(aw) returns a Future<T>: a future or task as is (a
-//    shared handle to the same state), a Coro wrapped in a new Task on the
-//    running loop (NoRunningTaskError without one), as asyncio.ensure_future.
+//  - An awaitable is a Future<T>, a Task<T>, a Coro<T> or a sleep(...)
+//    (Sleep<T>); await_result_t<A> is T. ensure_future(aw) returns a
+//    Future<T>: a future or task as is (a shared handle to the same state), a
+//    Coro or a sleep wrapped in a new Task on the running loop
+//    (NoRunningTaskError without one), as asyncio.ensure_future.
 //  - Outcome<T> holds either a value or an exception_ptr (gather with
 //    return_exceptions). A cancelled child shows as a CancelledError.
 //  - Void stands for the result of a Future<void> where a value is needed
@@ -27,6 +28,7 @@
 
 #include <simloop/coro.hpp>
 #include <simloop/future.hpp>
+#include <simloop/sleep.hpp>
 #include <simloop/task.hpp>
 
 namespace simloop {
@@ -36,6 +38,7 @@ struct Void {
   friend bool operator==(Void, Void) noexcept { return true; }
 };
 
+// is_coro: not a future yet (ensure_future wraps it in a task).
 template <class A>
 struct awaitable_traits {};
 template <class T>
@@ -53,6 +56,13 @@ struct awaitable_traits<Coro<T>> {
   using result = T;
   static constexpr bool is_coro = true;
 };
+// sleep(d) / sleep(d, value): awaited inline, or wrapped in a coroutine
+// (asyncio's _wrap_awaitable) where a task is needed.
+template <class T>
+struct awaitable_traits<Sleep<T>> {
+  using result = T;
+  static constexpr bool is_coro = true;
+};
 
 // Future<T>, Task<T> or Coro<T>.
 template <class A>
@@ -67,6 +77,22 @@ using await_result_t = typename awaitable_traits<std::remove_cvref_t<A>>::result
 template <class T>
 using value_or_void_t = std::conditional_t<std::is_void_v<T>, Void, T>;
 
+namespace detail {
+// The coroutine ensure_future makes a task of.
+template <class T>
+Coro<T> to_coro(Coro<T> c) noexcept {
+  return c;
+}
+template <class T>
+Coro<T> to_coro(Sleep<T> s) {
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(s);
+  } else {
+    co_return co_await std::move(s);
+  }
+}
+}  // namespace detail
+
 // asyncio.ensure_future: a future as is, a coroutine wrapped in a task.
 // `loop` (if not null) is the loop a coroutine's task is created on.
 template <Awaitable A>
@@ -74,7 +100,7 @@ Future<await_result_t<A>> ensure_future(A aw, EventLoop* loop = nullptr) {
   using T = await_result_t<A>;
   if constexpr (awaitable_traits<std::remove_cvref_t<A>>::is_coro) {
     EventLoop& l = loop != nullptr ? *loop : EventLoop::running_or_throw("ensure_future");
-    return Future<T>(l.create_task(std::move(aw)));
+    return Future<T>(l.create_task(detail::to_coro(std::move(aw))));
   } else {
     if (!aw) throw InvalidStateError("ensure_future: the future or task is empty (default-constructed or moved from)");
     if (loop != nullptr && &aw.get_loop() != loop) {
