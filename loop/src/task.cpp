@@ -220,6 +220,10 @@ void TaskBase::destroy_pending() noexcept {
   if (fut_waiter_ != nullptr) std::exchange(fut_waiter_, nullptr)->release();
   resume_point_ = nullptr;
   destroy_coroutine();
+  // The task can never complete now, so its done-callbacks can never run;
+  // dropping them breaks the cycles they close (a gather's or shield's
+  // outer future and its children hold each other until one completes).
+  self_->callbacks_.clear();
 }
 
 // ---- awaitable plumbing ----------------------------------------------------

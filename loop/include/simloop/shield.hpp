@@ -41,9 +41,14 @@ Future<await_result_t<A>> shield(A aw) {
       outer.set_result(in.result());
     }
   });
-  // Once the outer is done (cancelled), drop the inner's callback.
-  outer.add_done_callback([inner, inner_cb] {
-    if (!inner.done()) inner.remove_done_callback(inner_cb);
+  // Once the outer is done (cancelled), drop the inner's callback. The
+  // callback is held by inner's list alone: owning it here as well would
+  // close a cycle (outer -> this callback -> inner's callback -> outer) that
+  // nothing breaks if neither ever completes. While inner is pending its
+  // list keeps the callback alive, so the raw pointer is valid when used.
+  Handle* inner_cb_in_list = inner_cb.get();
+  outer.add_done_callback([inner, inner_cb_in_list] {
+    if (!inner.done()) inner.remove_done_callback(HandleRef(inner_cb_in_list));
   });
   return outer;
 }
