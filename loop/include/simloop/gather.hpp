@@ -22,10 +22,10 @@
 //    cancel the others. The children must share one loop (ForeignLoopError).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <tuple>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -140,8 +140,6 @@ class GatherBuilder {
     FutureBase* state = f.state();
     state->add_ref();
     children_.push_back(state);
-    // Lookup only (never iterated): the set's order cannot leak.
-    if (seen_.insert(state).second) unique_.push_back(state);
   }
 
   template <class R>
@@ -151,11 +149,12 @@ class GatherBuilder {
       outer.set_result(build(children_));
       return outer;
     }
-    auto* g = new GatheringState<R>(*loop_, std::exchange(children_, {}), unique_.size(), return_exceptions,
-                                    std::move(build));
+    const std::vector<FutureBase*> unique = first_occurrences(children_);
+    auto* g =
+        new GatheringState<R>(*loop_, std::exchange(children_, {}), unique.size(), return_exceptions, std::move(build));
     Future<R> outer = Future<R>::from_state(g);
     std::vector<FutureBase*> done;
-    for (FutureBase* c : unique_) {
+    for (FutureBase* c : unique) {
       if (c->done()) {
         done.push_back(c);
       } else {
@@ -177,8 +176,27 @@ class GatherBuilder {
  private:
   EventLoop* loop_ = nullptr;
   std::vector<FutureBase*> children_;  // one reference each
-  std::vector<FutureBase*> unique_;
-  std::unordered_set<FutureBase*> seen_;
+
+  // Each distinct child once, in argument order (a future passed twice is
+  // awaited once, as asyncio's arg_to_fut dict does). Sorting by address
+  // only groups duplicates; the result keeps argument order, so no address
+  // order leaks out. No allocation per child, unlike a hash set.
+  static std::vector<FutureBase*> first_occurrences(const std::vector<FutureBase*>& all) {
+    std::vector<std::pair<FutureBase*, std::size_t>> by_address;
+    by_address.reserve(all.size());
+    for (std::size_t i = 0; i < all.size(); ++i) by_address.emplace_back(all[i], i);
+    std::sort(by_address.begin(), by_address.end());
+    std::vector<bool> first(all.size(), false);
+    for (std::size_t i = 0; i < by_address.size(); ++i) {
+      if (i == 0 || by_address[i].first != by_address[i - 1].first) first[by_address[i].second] = true;
+    }
+    std::vector<FutureBase*> unique;
+    unique.reserve(all.size());
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (first[i]) unique.push_back(all[i]);
+    }
+    return unique;
+  }
 };
 
 template <class... T, std::size_t... I>
