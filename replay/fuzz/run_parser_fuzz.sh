@@ -22,6 +22,11 @@ mkdir -p "$WORK/corpus" "$WORK/artifacts"
 # Seeds: valid files written by the real serializer.
 "$CXX" -std=c++20 -O1 -I"$SRC/include" "$HERE/make_corpus.cpp" "$SRC/src/format.cpp" -o "$WORK/make_corpus"
 "$WORK/make_corpus" "$WORK/corpus"
+# Inputs that once broke the parser stay in the corpus: each run checks them first.
+cp "$HERE"/regressions/* "$WORK/corpus/"
 
-"$WORK/replay_parse_fuzz" -max_total_time="$SECONDS_BUDGET" -max_len=4096 -timeout=10 \
+# A pinned seed and a run count make the search the same on every run
+# (SIMLOOP_FUZZ_SEED / SIMLOOP_FUZZ_RUNS vary it); the time budget only caps it.
+"$WORK/replay_parse_fuzz" -seed="${SIMLOOP_FUZZ_SEED:-1}" -runs="${SIMLOOP_FUZZ_RUNS:-200000}" \
+  -max_total_time="$SECONDS_BUDGET" -max_len=4096 -timeout=10 \
   -artifact_prefix="$WORK/artifacts/" "$WORK/corpus"

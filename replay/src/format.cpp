@@ -300,7 +300,14 @@ class Parser {
           const int hi = hex_digit(line_[pos_]);
           const int lo = hex_digit(line_[pos_ + 1]);
           if (hi < 0 || lo < 0) fail(std::string(what) + ": \\x needs two lowercase hex digits");
-          out.push_back(static_cast<char>(hi * 16 + lo));
+          // Canonical form: \xHH only for the control bytes that have no
+          // named escape; every other byte is written as itself.
+          const int byte = hi * 16 + lo;
+          if (!((byte < 0x20 || byte == 0x7f) && byte != '\n' && byte != '\t' && byte != '\r')) {
+            fail(std::string(what) +
+                 ": \\x is only for control bytes without a named escape; write this byte as itself");
+          }
+          out.push_back(static_cast<char>(byte));
           pos_ += 2;
           break;
         }
