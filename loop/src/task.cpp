@@ -107,6 +107,13 @@ void TaskBase::step() {
   throw_cancel_ = false;
   if (coroutine_done()) {
     finish_from_coroutine();
+    if (loop.report_swallowed_cancel() && num_cancels_requested_ > 0 && self_->state_ == FutureBase::State::Finished &&
+        !self_->exception_) {
+      loop.call_exception_handler(
+          {"Task swallowed a cancel request and finished normally (catch CancelledError only to clean up, then "
+           "rethrow it, or call uncancel())",
+           nullptr, task_repr()});
+    }
     loop.unregister_task(this);
   } else {
     check_invariant();  // state 1 or 2

@@ -479,3 +479,37 @@ TEST(Sleep, ResumesNoEarlierThanItsDelay) {
   };
   EXPECT_EQ(loop.run_until_complete(body()), 1500us + 250ms);
 }
+
+TEST(Task, SwallowedCancelIsReportedWhenAsked) {
+  SimLoop loop;
+  Reports reports;
+  reports.attach(loop);
+  loop.set_report_swallowed_cancel(true);
+  auto swallows = []() -> Coro<int> {
+    try {
+      co_await simloop::sleep(10s);
+    } catch (const simloop::CancelledError&) {
+      // swallowed: neither rethrown nor uncancelled
+    }
+    co_return 1;
+  };
+  auto cleans_up = []() -> Coro<int> {
+    try {
+      co_await simloop::sleep(10s);
+    } catch (const simloop::CancelledError&) {
+      simloop::current_task().uncancel();  // a deliberate, declared swallow
+    }
+    co_return 2;
+  };
+  auto a = loop.create_task(swallows(), "swallows");
+  auto b = loop.create_task(cleans_up(), "cleans_up");
+  loop.call_later(1s, [&] {
+    a.cancel();
+    b.cancel();
+  });
+  auto both = [&]() -> Coro<int> { co_return co_await a + co_await b; };
+  EXPECT_EQ(loop.run_until_complete(both()), 3);
+  ASSERT_EQ(reports.items.size(), 1u);
+  EXPECT_NE(reports.items[0].message.find("swallowed a cancel request"), std::string::npos);
+  EXPECT_NE(reports.items[0].source.find("name='swallows'"), std::string::npos) << reports.items[0].source;
+}

@@ -192,6 +192,12 @@ class EventLoop {
   Executor* executor() noexcept { return executor_.get(); }
   Scheduler& scheduler() noexcept { return *scheduler_; }
   void set_observer(LoopObserver* observer) noexcept { observer_ = observer; }
+  // When on, a task that caught a CancelledError and finished normally while
+  // its cancel request still stood (cancelling() > 0: nobody called
+  // uncancel()) is reported to the exception handler: the cancel was
+  // swallowed, which timeout() and TaskGroup rely on never happening.
+  void set_report_swallowed_cancel(bool on) noexcept { report_swallowed_cancel_ = on; }
+  bool report_swallowed_cancel() const noexcept { return report_swallowed_cancel_; }
   // Handles run so far (the step number traces use) and iterations so far.
   std::uint64_t steps() const noexcept { return steps_; }
   std::uint64_t iterations() const noexcept { return iterations_; }
@@ -276,6 +282,7 @@ class EventLoop {
   LoopObserver* observer_ = nullptr;
   std::uint64_t steps_ = 0;
   std::uint64_t iterations_ = 0;
+  bool report_swallowed_cancel_ = false;
   bool stopping_ = false;
   bool running_ = false;
   bool closed_ = false;
