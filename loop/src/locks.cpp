@@ -26,12 +26,7 @@ Coro<bool> Lock::acquire() {
   }
   Future<void> fut = Future<void>::create(get_loop("Lock.acquire"));
   waiters_.push_back(fut);
-  std::exception_ptr error;
-  try {
-    co_await fut;
-  } catch (...) {
-    error = std::current_exception();
-  }
+  const std::exception_ptr error = co_await detail::settle(fut);
   detail::remove_first(waiters_, fut);
   if (error) {
     // Woken by release() then cancelled before running: the lock is free and
@@ -79,12 +74,7 @@ Coro<bool> Event::wait() {
   if (value_) co_return true;
   Future<void> fut = Future<void>::create(get_loop("Event.wait"));
   waiters_.push_back(fut);
-  std::exception_ptr error;
-  try {
-    co_await fut;
-  } catch (...) {
-    error = std::current_exception();
-  }
+  const std::exception_ptr error = co_await detail::settle(fut);
   detail::remove_first(waiters_, fut);
   if (error) std::rethrow_exception(error);
   co_return true;
@@ -113,12 +103,7 @@ Coro<bool> Semaphore::acquire() {
   }
   Future<void> fut = Future<void>::create(get_loop("Semaphore.acquire"));
   waiters_.push_back(fut);
-  std::exception_ptr error;
-  try {
-    co_await fut;
-  } catch (...) {
-    error = std::current_exception();
-  }
+  const std::exception_ptr error = co_await detail::settle(fut);
   detail::remove_first(waiters_, fut);
   if (error && detail::is_cancelled_error(error) && fut.done() && !fut.cancelled()) {
     // Granted a permit by wake_up_next(), but cancelled before taking it:
@@ -181,13 +166,8 @@ Coro<bool> Condition::wait() {
   if (!locked()) throw LockNotAcquiredError("Condition.wait: the lock is not acquired; acquire it first");
   Future<void> fut = Future<void>::create(get_loop("Condition.wait"));
   release();
-  std::exception_ptr error;
   waiters_.push_back(fut);
-  try {
-    co_await fut;
-  } catch (...) {
-    error = std::current_exception();
-  }
+  std::exception_ptr error = co_await detail::settle(fut);
   detail::remove_first(waiters_, fut);
   // Re-acquire the lock even if the wait was cancelled; only CancelledError
   // is retried (another error must not make us spin). The most recent

@@ -238,6 +238,40 @@ class LoopBound {
   EventLoop* loop_ = nullptr;
 };
 
+// `co_await settle(waiter)` waits like `co_await waiter`, but returns what
+// ended the wait (null when woken normally; the CancelledError or other
+// exception otherwise) instead of raising it. Primitives park tasks on waiter
+// futures this way, so they can tidy their waiter queue and hand a wakeup on
+// outside any catch block, then rethrow.
+class Settle {
+ public:
+  explicit Settle(const Future<void>& waiter) noexcept : inner_{waiter.state()} {}
+  bool await_ready() const noexcept { return inner_.await_ready(); }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    try {
+      inner_.await_suspend(h);
+      return true;
+    } catch (...) {  // not swallowed: await_resume hands it to the caller
+      error_ = std::current_exception();
+      return false;
+    }
+  }
+  std::exception_ptr await_resume() noexcept {
+    if (error_) return error_;
+    try {
+      inner_.await_resume();
+    } catch (...) {  // not swallowed: returned to the caller, who rethrows it
+      return std::current_exception();
+    }
+    return nullptr;
+  }
+
+ private:
+  FutureAwaiter<void, false> inner_;
+  std::exception_ptr error_;
+};
+inline Settle settle(const Future<void>& waiter) noexcept { return Settle(waiter); }
+
 // Removes the first element equal to `x` (deque.remove); false if absent.
 template <class C, class V>
 bool remove_first(C& c, const V& x) {

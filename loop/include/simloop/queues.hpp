@@ -158,12 +158,7 @@ class BasicQueue : private detail::LoopBound {
       if (is_shutdown_) throw QueueShutDown("Queue.put: the queue is shut down");
       Future<void> putter = Future<void>::create(get_loop("Queue.put"));
       putters_.push_back(putter);
-      std::exception_ptr error;
-      try {
-        co_await putter;
-      } catch (...) {
-        error = std::current_exception();
-      }
+      const std::exception_ptr error = co_await detail::settle(putter);
       if (error) {
         putter.cancel();  // in case it is not done yet
         // It may already be gone (popped by get_nowait or shutdown).
@@ -190,12 +185,7 @@ class BasicQueue : private detail::LoopBound {
       if (is_shutdown_) throw QueueShutDown("Queue.get: the queue is shut down and empty");
       Future<void> getter = Future<void>::create(get_loop("Queue.get"));
       getters_.push_back(getter);
-      std::exception_ptr error;
-      try {
-        co_await getter;
-      } catch (...) {
-        error = std::current_exception();
-      }
+      const std::exception_ptr error = co_await detail::settle(getter);
       if (error) {
         getter.cancel();  // in case it is not done yet
         detail::remove_first(getters_, getter);
