@@ -25,6 +25,8 @@
 #include <simloop/replay/format.hpp>
 #include <simloop/simloop.hpp>
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -103,10 +105,10 @@ std::string replay_through_file(Scenario scenario, const SimIoOptions& io, const
   for (const auto& c : h.choices) {
     trace.choices.push_back(simloop::replay::Choice{c.n, c.value, 0, static_cast<std::uint8_t>(c.kind)});
   }
-  const std::string path = (std::filesystem::temp_directory_path() / ("simloop-fakes-" + name + ".replay")).string();
+  const simloop::testing::ScopedTempDir tmp("fakes-io");
+  const std::string path = (tmp.path() / (name + ".simloop-replay")).string();
   simloop::replay::save_trace(trace, path);
   simloop::replay::Trace loaded = simloop::replay::load_trace(path);
-  std::filesystem::remove(path);
   std::vector<simloop::sim::Choice> choices;
   for (const auto& c : loaded.choices) {
     choices.push_back(simloop::sim::Choice{static_cast<simloop::ChoiceKind>(c.kind), c.n, c.value});

@@ -3,6 +3,8 @@
 // exactly; a changed program reports the first divergent choice.
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 #include <filesystem>
 #include <fstream>
 
@@ -32,13 +34,6 @@ Coro<void> overdraft_changed(sim::SimLoop&) {
 
 class ReplayExplore : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("simloop-replay-explore-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   sim::RunnerOptions options(sim::Strategy strategy = sim::Strategy::Random) const {
     sim::RunnerOptions o;
     o.test_name = "ReplayExplore.Overdraft";
@@ -55,7 +50,9 @@ class ReplayExplore : public ::testing::Test {
     e.minimize_runs = 200;
     return e;
   }
-  std::filesystem::path dir_;
+  // The replay directory does not exist until something writes to it.
+  simloop::testing::ScopedTempDir tmp_{"replay-explore"};
+  std::filesystem::path dir_ = tmp_.path() / "replays";
 };
 
 TEST_F(ReplayExplore, FifoCannotReachTheBugAndWritesNothing) {

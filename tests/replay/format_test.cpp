@@ -2,6 +2,8 @@
 // refused with an error naming the file, the line, the offset and the problem.
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -199,14 +201,9 @@ TEST(ReplayDamaged, TrailingDataAndMissingChecksum) {
 
 class ReplayFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("simloop-replay-format-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  // The replay directory does not exist until something writes to it.
+  simloop::testing::ScopedTempDir tmp_{"replay-format"};
+  std::filesystem::path dir_ = tmp_.path() / "replays";
 };
 
 TEST_F(ReplayFiles, SaveCreatesTheDirectoryAndLoadReadsItBack) {

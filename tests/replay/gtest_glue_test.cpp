@@ -3,6 +3,8 @@
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -33,17 +35,14 @@ void run_glued() { sim::detail::gtest_explore("ReplayGlue", "Overdraft", &overdr
 
 class ReplayGlue : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / "simloop-replay-glue";
-    std::filesystem::remove_all(dir_);
-    ::setenv("SIMLOOP_REPLAY_DIR", dir_.c_str(), 1);
-  }
+  void SetUp() override { ::setenv("SIMLOOP_REPLAY_DIR", dir_.c_str(), 1); }
   void TearDown() override {
     ::unsetenv("SIMLOOP_REPLAY_DIR");
     ::unsetenv("SIMLOOP_REPLAY");
-    std::filesystem::remove_all(dir_);
   }
-  std::filesystem::path dir_;
+  // The replay directory does not exist until something writes to it.
+  simloop::testing::ScopedTempDir tmp_{"replay-glue"};
+  std::filesystem::path dir_ = tmp_.path() / "replays";
 };
 
 TEST_F(ReplayGlue, SimloopTestWritesReplayFilesAndReplaysThem) {

@@ -2,6 +2,8 @@
 // with a runner of one's own (RunOnce), through the Scheduler decorator.
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 #include <filesystem>
 
 #include <simloop/replay/session.hpp>
@@ -33,12 +35,9 @@ std::string run_bank(RunRecording& rec, bool changed) {
 
 class ReplaySession : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / "simloop-replay-session";
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  // The replay directory does not exist until something writes to it.
+  simloop::testing::ScopedTempDir tmp_{"replay-session"};
+  std::filesystem::path dir_ = tmp_.path() / "replays";
 };
 
 TEST_F(ReplaySession, SaveFailureMinimizesAndBothFilesReplay) {
