@@ -32,7 +32,7 @@ Coro<bool> Lock::acquire() {
     // Woken by release() then cancelled before running: the lock is free and
     // nobody else was woken, so wake the next waiter (CPython 3.13).
     if (detail::is_cancelled_error(error) && !locked_) wake_up_first();
-    std::rethrow_exception(error);
+    co_await detail::propagate(error);
   }
   locked_ = true;
   co_return true;
@@ -76,7 +76,7 @@ Coro<bool> Event::wait() {
   waiters_.push_back(fut);
   const std::exception_ptr error = co_await detail::settle(fut);
   detail::remove_first(waiters_, fut);
-  if (error) std::rethrow_exception(error);
+  if (error) co_await detail::propagate(error);
   co_return true;
 }
 
@@ -115,7 +115,7 @@ Coro<bool> Semaphore::acquire() {
   while (value_ > 0) {
     if (!wake_up_next()) break;
   }
-  if (error) std::rethrow_exception(error);
+  if (error) co_await detail::propagate(error);
   co_return true;
 }
 
@@ -189,7 +189,7 @@ Coro<bool> Condition::wait() {
     // We may have been notified before the error: pass one notification on
     // (a spurious wakeup is allowed, a lost one is not; CPython 3.13).
     notify_unlocked(1);
-    std::rethrow_exception(error);
+    co_await detail::propagate(error);
   }
   co_return true;
 }

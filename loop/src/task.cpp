@@ -157,6 +157,11 @@ void TaskBase::deliver_pending_cancel() {
   }
 }
 
+std::exception_ptr TaskBase::take_pending_cancel() {
+  if (!std::exchange(throw_cancel_, false)) return nullptr;
+  return std::make_exception_ptr(CancelledError(cancel_message_ ? *cancel_message_ : std::string()));
+}
+
 bool TaskBase::request_cancel(std::string message) {
   if (self_->done()) return false;
   ++num_cancels_requested_;

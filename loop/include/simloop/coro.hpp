@@ -11,6 +11,9 @@
 //  - `loop.create_task(coro)` makes it an independently scheduled Task.
 //  - A Coro is awaited at most once; awaiting a finished or moved-from one
 //    raises InvalidStateError. Destroying an unfinished Coro destroys its frame.
+//  - A coroutine ends by returning, by raising, or (inside simloop) by
+//    `co_await detail::propagate(error)`, which hands `error` to its awaiter
+//    without raising it in its own frame.
 //  - co_await inside a coroutine records the source location of the await in
 //    the running task, so task dumps say where each task is suspended.
 //  - Never take a parameter by reference when the argument may be a
@@ -54,6 +57,7 @@ struct CoroPromiseBase {
   std::coroutine_handle<> continuation;
   Trampoline* trampoline = nullptr;  // the running task's, inherited from the awaiter
   std::exception_ptr exception;
+  bool ended_by_propagate = false;  // see Propagate
 
   struct InitialAwaiter {
     bool await_ready() const noexcept { return false; }
@@ -83,6 +87,26 @@ struct CoroPromiseBase {
   static void* operator new(std::size_t size) { return SmallAlloc::allocate(size); }
   static void operator delete(void* p, std::size_t size) noexcept { SmallAlloc::deallocate(p, size); }
 };
+
+// `co_await detail::propagate(error)` ends the coroutine with `error` as
+// `std::rethrow_exception(error)` would, but without raising it in this
+// frame: the awaiter raises it when it resumes (or the task takes it as its
+// outcome). A raise costs thousands of instructions, and a primitive that
+// tidies up after a cancelled wait would otherwise pay two. The frame stays
+// suspended here; its locals are destroyed with the frame, shortly after.
+struct Propagate {
+  std::exception_ptr error;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) const noexcept {
+    CoroPromiseBase& p = h.promise();
+    p.exception = error;
+    p.ended_by_propagate = true;
+    if (p.continuation) p.trampoline->next = p.continuation;
+  }
+  [[noreturn]] void await_resume() const noexcept { std::terminate(); }  // never resumed
+};
+inline Propagate propagate(std::exception_ptr error) noexcept { return Propagate{std::move(error)}; }
 
 template <class T>
 struct CoroPromise : CoroPromiseBase {
@@ -129,7 +153,7 @@ class [[nodiscard]] Coro {
   }
 
   bool valid() const noexcept { return static_cast<bool>(h_); }
-  bool done() const noexcept { return h_ && h_.done(); }
+  bool done() const noexcept { return h_ && ended(h_); }
   handle_type handle() const noexcept { return h_; }
   // The result of a finished coroutine (or its exception, raised).
   T take_result() { return h_.promise().take_result(); }
@@ -137,7 +161,7 @@ class [[nodiscard]] Coro {
   struct Awaiter {
     handle_type h;
     bool await_ready() const {
-      if (!h || h.done()) throw InvalidStateError("co_await on a Coro that was already awaited or moved from");
+      if (!h || ended(h)) throw InvalidStateError("co_await on a Coro that was already awaited or moved from");
       return false;
     }
     // Coros are awaited from Coros (their promise carries the trampoline).
@@ -154,6 +178,8 @@ class [[nodiscard]] Coro {
   Awaiter operator co_await() && noexcept { return Awaiter{h_}; }
 
  private:
+  // Returned or raised (at its final suspend point), or ended by propagate().
+  static bool ended(handle_type h) noexcept { return h.done() || h.promise().ended_by_propagate; }
   explicit Coro(handle_type h) noexcept : h_(h) {}
   handle_type h_;
 };

@@ -97,6 +97,12 @@ class FutureBase : public Pooled {
   // cancelled): exception() raises it, and a raise costs thousands of
   // instructions where a combinator only wants to pass it on.
   std::exception_ptr cancelled_error() const noexcept { return state_ == State::Cancelled ? exception_ : nullptr; }
+  // What a done future would raise from result(), without raising it: its
+  // CancelledError or exception (marked retrieved), or null for a value.
+  std::exception_ptr error_of_done() noexcept {
+    if (state_ == State::Finished && exception_) exception_retrieved_ = true;
+    return exception_;
+  }
 
   // Done-callbacks: `cb` is scheduled (call_soon) once the future is done,
   // after its on_future_done(). The list keeps a reference.

@@ -165,7 +165,7 @@ class BasicQueue : private detail::LoopBound {
         detail::remove_first(putters_, putter);
         // Woken by get_nowait() but cannot take the slot: wake the next one.
         if (!full() && !putter.cancelled()) wakeup_next(putters_);
-        std::rethrow_exception(error);
+        co_await detail::propagate(error);
       }
     }
     put_nowait(std::move(item));
@@ -192,7 +192,7 @@ class BasicQueue : private detail::LoopBound {
         // Woken by put_nowait() but cannot take the item: wake the next
         // getter, so the item is not stranded (CPython's fix).
         if (!empty() && !getter.cancelled()) wakeup_next(getters_);
-        std::rethrow_exception(error);
+        co_await detail::propagate(error);
       }
     }
     co_return get_nowait();

@@ -98,6 +98,8 @@ class TaskBase {
   void yield_step(std::coroutine_handle<> resume_at);
   // Raises the CancelledError this resumption must deliver, if any.
   void deliver_pending_cancel();
+  // The same CancelledError returned instead of raised (null if none).
+  std::exception_ptr take_pending_cancel();
   void note_await_location(const std::source_location& where) noexcept { await_location_ = where; }
 
  protected:
