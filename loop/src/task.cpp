@@ -100,6 +100,20 @@ void TaskBase::step() {
   }
   const bool cancel_now = std::exchange(must_cancel_, false);
   if (fut_waiter_ != nullptr) std::exchange(fut_waiter_, nullptr)->release();
+  if (!started_) {
+    started_ = true;
+    if (cancel_now) {
+      // Cancelled before its first step. The CancelledError would be raised
+      // at the top of the coroutine, before any statement of it, where no
+      // handler can catch it: end the task cancelled without resuming it
+      // (as coro.throw() on an unstarted coroutine, and without a raise).
+      resume_point_ = nullptr;
+      destroy_coroutine();
+      cancel_self_future(make_cancelled_error());
+      loop.unregister_task(this);
+      return;
+    }
+  }
   loop.current_task_ = this;
   throw_cancel_ = cancel_now;
   trampoline_.run(std::exchange(resume_point_, nullptr));

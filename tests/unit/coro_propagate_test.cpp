@@ -100,3 +100,34 @@ TEST(CoroPropagate, ACancelledGetAsATaskOfItsOwnIsCancelledAndLeavesNoWaiter) {
   };
   EXPECT_EQ(loop.run_until_complete(body()), 0);
 }
+
+// A task cancelled before its first step ends without its coroutine being
+// resumed (no statement of it could catch the CancelledError), but exactly
+// as if the error had been raised at its top: cancelled, with the message,
+// its frame (and parameters) destroyed, no longer among the loop's tasks.
+TEST(TaskCancelledBeforeItsFirstStep, EndsCancelledWithTheMessageAndItsFrameDestroyed) {
+  SimLoop loop;
+  int destroyed = 0;
+  bool ran = false;
+  auto child = [&ran](CountsDestruction param) -> Coro<int> {
+    ran = true;
+    co_return *param.destroyed;
+  };
+  auto body = [&]() -> Coro<std::string> {
+    auto t = simloop::create_task(child(CountsDestruction{&destroyed}));
+    t.cancel("why");
+    EXPECT_EQ(simloop::all_tasks(loop).size(), 2u);
+    std::string message;
+    try {
+      co_await t;
+    } catch (const simloop::CancelledError& e) {
+      message = e.what();
+    }
+    EXPECT_TRUE(t.cancelled());
+    EXPECT_EQ(simloop::all_tasks(loop).size(), 1u);
+    co_return message;
+  };
+  EXPECT_EQ(loop.run_until_complete(body()), "why");
+  EXPECT_FALSE(ran);
+  EXPECT_GE(destroyed, 1);
+}

@@ -145,6 +145,7 @@ class TaskBase {
   bool must_cancel_ = false;
   bool throw_cancel_ = false;  // the current resumption must raise CancelledError
   bool step_scheduled_ = false;
+  bool started_ = false;  // the first step has run
   bool frame_destroyed_ = false;
   TaskBase* prev_ = nullptr;  // the loop's list of pending tasks
   TaskBase* next_ = nullptr;
