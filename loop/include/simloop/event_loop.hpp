@@ -120,6 +120,11 @@ class EventLoop {
   void call_soon_threadsafe(F fn, std::source_location where = std::source_location::current()) {
     enqueue_threadsafe(new detail::CallbackHandle<F>(std::move(fn), where));
   }
+  // Arms an existing timer (it gains a reference). Used by sleep.
+  void schedule_timer(TimerHandle* t) {
+    check_open("call_at");
+    push_timer(t);
+  }
   // Queues an existing handle (it gains a reference). Used by futures and tasks.
   void enqueue(Handle* h) {
     h->add_ref();

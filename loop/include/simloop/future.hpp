@@ -117,6 +117,7 @@ class FutureBase : public Pooled {
  protected:
   // Raises FutureAlreadyDoneError naming `operation` unless pending.
   friend class TaskBase;
+  friend class GatherBuilder;
   void require_pending(const char* operation) const;
   // Raises FutureNotDoneError / CancelledError / the stored exception unless
   // finished with a value; marks the exception retrieved.
@@ -131,6 +132,9 @@ class FutureBase : public Pooled {
   std::uint32_t refs_ = 0;
   State state_ = State::Pending;
   bool exception_retrieved_ = false;
+  // Scratch for GatherBuilder: set only while it looks for duplicate
+  // children, clear at every other time.
+  bool gather_mark_ = false;
   std::exception_ptr exception_;  // the exception, or the CancelledError when cancelled
   CallbackList callbacks_;
 };

@@ -178,23 +178,19 @@ class GatherBuilder {
   std::vector<FutureBase*> children_;  // one reference each
 
   // Each distinct child once, in argument order (a future passed twice is
-  // awaited once, as asyncio's arg_to_fut dict does). Sorting by address
-  // only groups duplicates; the result keeps argument order, so no address
-  // order leaks out. No allocation per child, unlike a hash set.
+  // awaited once, as asyncio's arg_to_fut dict does): a mark on each child
+  // seen, cleared before returning. Linear, one allocation, and nothing
+  // depends on addresses.
   static std::vector<FutureBase*> first_occurrences(const std::vector<FutureBase*>& all) {
-    std::vector<std::pair<FutureBase*, std::size_t>> by_address;
-    by_address.reserve(all.size());
-    for (std::size_t i = 0; i < all.size(); ++i) by_address.emplace_back(all[i], i);
-    std::sort(by_address.begin(), by_address.end());
-    std::vector<bool> first(all.size(), false);
-    for (std::size_t i = 0; i < by_address.size(); ++i) {
-      if (i == 0 || by_address[i].first != by_address[i - 1].first) first[by_address[i].second] = true;
-    }
     std::vector<FutureBase*> unique;
     unique.reserve(all.size());
-    for (std::size_t i = 0; i < all.size(); ++i) {
-      if (first[i]) unique.push_back(all[i]);
+    for (FutureBase* c : all) {
+      if (!c->gather_mark_) {
+        c->gather_mark_ = true;
+        unique.push_back(c);
+      }
     }
+    for (FutureBase* c : unique) c->gather_mark_ = false;
     return unique;
   }
 };

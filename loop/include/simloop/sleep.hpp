@@ -24,6 +24,34 @@ namespace simloop {
 namespace detail {
 // Schedules the running task's next step (state 3 -> 2) and returns the task.
 TaskBase* yield_current_task(std::coroutine_handle<> resume_at);
+
+// The future a sleep(d > 0) waits on, with the timer that completes it
+// embedded: one pooled object per sleep, not a future plus a timer callback
+// holding a reference to it. The timer's references are the future's.
+class SleepFuture final : public FutureState<void> {
+ public:
+  SleepFuture(EventLoop& loop, Duration when, std::source_location where) noexcept
+      : FutureState<void>(loop), timer_(*this, loop, when, where) {}
+  TimerHandle& timer() noexcept { return timer_; }
+
+ private:
+  class Timer final : public TimerHandle {
+   public:
+    Timer(SleepFuture& owner, EventLoop& loop, Duration when, std::source_location where) noexcept
+        : TimerHandle(loop, when, where), owner_(&owner) {
+      set_embedded();
+    }
+
+   private:
+    void run() override {
+      if (!owner_->done()) owner_->set_result();  // futures._set_result_unless_cancelled
+    }
+    void on_first_ref() noexcept override { owner_->add_ref(); }
+    void on_last_ref() noexcept override { owner_->release(); }
+    SleepFuture* owner_;
+  };
+  Timer timer_;
+};
 }  // namespace detail
 
 template <class T = void>
@@ -34,7 +62,7 @@ class [[nodiscard]] Sleep {
     if constexpr (!std::is_void_v<T>) value_.emplace(std::forward<V>(value)...);
   }
   Sleep(Sleep&&) noexcept = default;
-  ~Sleep() { timer_.cancel(); }
+  ~Sleep() { cancel_timer(); }
 
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
@@ -43,28 +71,30 @@ class [[nodiscard]] Sleep {
       return;
     }
     EventLoop& loop = EventLoop::running_or_throw("sleep");
-    future_ = Future<void>::create(loop);
-    timer_ = loop.call_later(delay_, [f = future_] {
-      if (!f.done()) f.set_result();  // futures._set_result_unless_cancelled
-    });
+    auto* sleep = new detail::SleepFuture(loop, loop.time() + delay_, std::source_location::current());
+    future_ = Future<void>::from_state(sleep);
+    loop.schedule_timer(&sleep->timer());
     try {
-      task_ = detail::suspend_current_task_on(*future_.state(), h);
+      task_ = detail::suspend_current_task_on(*sleep, h);
     } catch (...) {
-      timer_.cancel();
+      cancel_timer();
       throw;
     }
   }
   T await_resume() {
-    timer_.cancel();
+    cancel_timer();
     if (task_ != nullptr) task_->deliver_pending_cancel();
     if (future_) future_.result();
     if constexpr (!std::is_void_v<T>) return std::move(*value_);
   }
 
  private:
+  void cancel_timer() noexcept {
+    if (future_) static_cast<detail::SleepFuture*>(future_.state())->timer().cancel();
+  }
+
   Duration delay_;
   Future<void> future_;
-  HandleRef timer_;
   detail::TaskBase* task_ = nullptr;
   [[no_unique_address]] std::conditional_t<std::is_void_v<T>, std::nullptr_t, std::optional<T>> value_{};
 };
