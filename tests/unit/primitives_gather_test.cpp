@@ -77,9 +77,18 @@ TEST(PrimitivesGather, SameFutureTwiceIsAwaitedOnce) {
   SimLoop loop;
   auto body = [&]() -> Coro<void> {
     Task<int> t = simloop::create_task(value_after(1ms, 9));
+    Task<int> u = simloop::create_task(value_after(2ms, 4));
     std::vector<Task<int>> ts{t, t, t};
     std::vector<int> out = co_await simloop::gather(ts);
     EXPECT_EQ(out, (std::vector<int>{9, 9, 9}));
+    // A child's duplicate mark does not outlive the gather that set it: a
+    // second gather over the same (now done) child and a pending one.
+    auto first = simloop::gather(std::vector<Task<int>>{u, t, u});
+    auto second = simloop::gather(std::vector<Task<int>>{t, u});
+    const std::vector<int> first_out = co_await first;
+    const std::vector<int> second_out = co_await second;
+    EXPECT_EQ(first_out, (std::vector<int>{4, 9, 4}));
+    EXPECT_EQ(second_out, (std::vector<int>{9, 4}));
   };
   loop.run_until_complete(body());
 }
