@@ -13,6 +13,10 @@
 //    reproduce command (this binary, --gtest_filter=Suite.Name).
 //  - A bad SIMLOOP_* variable fails the test with the runner's message,
 //    before any run.
+//  - Under GoogleTest sharding (GTEST_TOTAL_SHARDS=N), each SIMLOOP_TEST is
+//    registered N times ("Name", "Name/seed_shard_1", ...), so that every
+//    shard runs one copy and explores its part of the seeds: together the N
+//    shards cover every seed once (see register_simloop_test).
 //  - `loop` is a reference: the runner owns the loop for the whole run, so
 //    it outlives the body.
 //  - The runner function is sim::explore unless set_gtest_explorer()
@@ -24,6 +28,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -94,13 +100,60 @@ inline void gtest_explore(const char* suite, const char* name, Coro<void> (*body
   if (!result.ok()) ADD_FAILURE() << result.failure->report;
 }
 
+// How many copies of each SIMLOOP_TEST to register: GTEST_TOTAL_SHARDS when
+// GoogleTest shards this process (and SIMLOOP_TOTAL_SHARDS does not take
+// over the seed split), else 1. A bad value registers one copy, whose run
+// then refuses the variable with the runner's message.
+inline std::uint64_t gtest_shard_copies() {
+  if (std::getenv("SIMLOOP_TOTAL_SHARDS") != nullptr || std::getenv("SIMLOOP_SHARD_INDEX") != nullptr) return 1;
+  const char* total = std::getenv("GTEST_TOTAL_SHARDS");
+  if (total == nullptr || std::getenv("GTEST_SHARD_INDEX") == nullptr) return 1;
+  char* end = nullptr;
+  const unsigned long long n = std::strtoull(total, &end, 10);
+  constexpr unsigned long long kMaxCopies = 4096;
+  if (*total == '\0' || *end != '\0' || n < 2 || n > kMaxCopies) return 1;
+  return n;
+}
+
+class SimloopGtest final : public ::testing::Test {
+ public:
+  SimloopGtest(const char* suite, const char* name, Coro<void> (*body)(SimLoop&), RunnerOptions (*options)())
+      : suite_(suite), name_(name), body_(body), options_(options) {}
+  void TestBody() override { gtest_explore(suite_, name_, body_, options_()); }
+
+ private:
+  const char* suite_;
+  const char* name_;
+  Coro<void> (*body_)(SimLoop&);
+  RunnerOptions (*options_)();
+};
+
+// GoogleTest shards whole tests (test k runs in shard k % N), and the runner
+// splits a test's seeds by the same variables: registered once, a
+// SIMLOOP_TEST would run in one shard only and explore a 1/N of its seeds.
+// So under sharding it is registered N times in a row, "Name" then
+// "Name/seed_shard_1" .. "Name/seed_shard_<N-1>": consecutive tests land in
+// distinct shards, each copy explores the seeds of the shard it runs in,
+// and together they cover every seed once.
+inline int register_simloop_test(const char* suite, const char* name, const char* file, int line,
+                                 Coro<void> (*body)(SimLoop&), RunnerOptions (*options)()) {
+  const std::uint64_t copies = gtest_shard_copies();
+  for (std::uint64_t k = 0; k < copies; ++k) {
+    const std::string test_name = k == 0 ? std::string(name) : std::string(name) + "/seed_shard_" + std::to_string(k);
+    ::testing::RegisterTest(suite, test_name.c_str(), nullptr, nullptr, file, line,
+                            [=]() -> ::testing::Test* { return new SimloopGtest(suite, name, body, options); });
+  }
+  return static_cast<int>(copies);
+}
+
 }  // namespace simloop::sim::detail
 
-#define SIMLOOP_TEST_OPTIONS(Suite, Name, options_expr)                                                      \
-  static ::simloop::Coro<void> SimloopTestBody_##Suite##_##Name(::simloop::sim::SimLoop& loop);              \
-  TEST(Suite, Name) {                                                                                        \
-    ::simloop::sim::detail::gtest_explore(#Suite, #Name, &SimloopTestBody_##Suite##_##Name, (options_expr)); \
-  }                                                                                                          \
+#define SIMLOOP_TEST_OPTIONS(Suite, Name, options_expr)                                                                \
+  static ::simloop::Coro<void> SimloopTestBody_##Suite##_##Name(::simloop::sim::SimLoop& loop);                        \
+  static ::simloop::sim::RunnerOptions SimloopTestOptions_##Suite##_##Name() { return (options_expr); }                \
+  [[maybe_unused]] static const int SimloopTestRegistered_##Suite##_##Name =                                           \
+      ::simloop::sim::detail::register_simloop_test(                                                                   \
+          #Suite, #Name, __FILE__, __LINE__, &SimloopTestBody_##Suite##_##Name, &SimloopTestOptions_##Suite##_##Name); \
   static ::simloop::Coro<void> SimloopTestBody_##Suite##_##Name([[maybe_unused]] ::simloop::sim::SimLoop& loop)
 
 #define SIMLOOP_TEST(Suite, Name) SIMLOOP_TEST_OPTIONS(Suite, Name, ::simloop::sim::RunnerOptions{})
