@@ -107,6 +107,7 @@ void Recorder::reset() {
   digests_.clear();
   events_.clear();
   task_names_.clear();
+  task_seen_.clear();
   expected_digests_.clear();
   next_expected_ = 0;
   divergence_.reset();
@@ -209,17 +210,23 @@ void Recorder::before_callback(const EventLoop& loop, const Handle& handle, std:
     e.resumed_at = task->await_location();
     e.where = std::source_location{};
     e.due = -1;
-    if (task_names_.size() <= e.task_id) task_names_.resize(e.task_id + 1);
+    if (task_seen_.size() <= e.task_id) {
+      task_seen_.resize(e.task_id + 1, 0);
+      task_names_.resize(e.task_id + 1);
+    }
     // First sight of a task is its first step (ids are dense, per loop).
-    e.first_step = task_names_[e.task_id].empty();
-    if (e.first_step) task_names_[e.task_id] = task->name();
+    // Only a given name is copied; the default one is made when needed.
+    e.first_step = task_seen_[e.task_id] == 0;
+    if (e.first_step) {
+      task_seen_[e.task_id] = 1;
+      if (const std::string* name = task->given_name()) task_names_[e.task_id] = *name;
+    }
   } else {
     e.task_id = 0;
     e.first_step = false;
     e.where = handle.where();
     e.resumed_at = std::source_location{};
-    const auto* timer = dynamic_cast<const TimerHandle*>(&handle);
-    e.due = timer != nullptr ? timer->when().count() : -1;
+    e.due = handle.is_timer() ? static_cast<const TimerHandle&>(handle).when().count() : -1;
   }
 }
 
@@ -257,7 +264,8 @@ Trace Recorder::trace(const RunInfo& info, std::string failure) const {
     e.choice_begin = r.choice_begin;
     e.choice_end = r.choice_end;
     if (r.task_id != 0) {
-      e.task = r.task_id < task_names_.size() ? task_names_[r.task_id] : fmt::format("Task-{}", r.task_id);
+      e.task = r.task_id < task_names_.size() && task_names_[r.task_id] ? *task_names_[r.task_id]
+                                                                        : fmt::format("Task-{}", r.task_id);
       e.what = fmt::format("{} of {}", r.first_step ? "first step" : "step", e.task);
       std::string from = location(r.resumed_at);
       if (!from.empty()) e.what += fmt::format(" ({} {})", r.first_step ? "created at" : "resumed at", from);

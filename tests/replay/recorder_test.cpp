@@ -179,6 +179,41 @@ TEST(ReplayRecorder, GuideModeIsLenient) {
   EXPECT_FALSE(changed.recorder().divergence().has_value());
 }
 
+TEST(ReplayRecorder, EventsNameTasksAndTellTimersFromCallbacks) {
+  RunRecording rec = RunRecording::record(info(0), std::make_unique<FifoScheduler>());
+  sim::SimLoop loop(rec.take_scheduler());
+  rec.attach(loop);
+  auto body = [&loop]() -> Coro<int> {
+    auto named = loop.create_task(
+        []() -> Coro<int> {
+          co_await simloop::sleep(std::chrono::milliseconds(5));  // a timer event
+          co_return 1;
+        }(),
+        "worker");
+    auto renamed_later = loop.create_task([]() -> Coro<int> { co_return 2; }());
+    loop.call_soon([] {});  // a plain callback event
+    const int a = co_await named;
+    renamed_later.set_name("too late");  // the trace keeps the name seen at its first step
+    const int b = co_await renamed_later;
+    co_return a + b;
+  };
+  EXPECT_EQ(loop.run_until_complete(body()), 3);
+  rec.finish();
+  const Trace trace = rec.trace("");
+  bool worker = false, default_named = false, timer = false, callback = false;
+  for (const replay::Event& e : trace.events) {
+    if (e.what.rfind("first step of worker", 0) == 0) worker = true;
+    if (e.what.rfind("first step of Task-3", 0) == 0) default_named = true;
+    if (e.what.rfind("timer (due 5000000ns)", 0) == 0) timer = true;
+    if (e.what.rfind("callback at ", 0) == 0) callback = true;
+    EXPECT_EQ(e.what.find("too late"), std::string::npos) << e.what;
+  }
+  EXPECT_TRUE(worker);
+  EXPECT_TRUE(default_named);
+  EXPECT_TRUE(timer);
+  EXPECT_TRUE(callback);
+}
+
 // ---- renderers ------------------------------------------------------------------
 
 TEST(ReplayRender, TimelineHasALinePerHandleWithItsChoices) {

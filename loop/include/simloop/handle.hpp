@@ -41,6 +41,8 @@ class Handle : public detail::Pooled {
     on_cancel();
   }
   bool cancelled() const noexcept { return cancelled_; }
+  // A TimerHandle (without a dynamic_cast: observers ask for every callback).
+  bool is_timer() const noexcept { return timer_; }
   const std::source_location& where() const noexcept { return where_; }
   // One line saying what this handle runs, e.g. "callback at foo.cpp:12" or "step of Task-3".
   virtual std::string describe() const;
@@ -57,6 +59,7 @@ class Handle : public detail::Pooled {
   // An embedded handle calls this in its constructor; on_first_ref() is only
   // called for such handles (it saves an indirect call per call_soon).
   void set_embedded() noexcept { embedded_ = true; }
+  void set_timer() noexcept { timer_ = true; }
 
   virtual void run() = 0;
   // A handle embedded in another object (a task's step) forwards its
@@ -75,6 +78,7 @@ class Handle : public detail::Pooled {
   std::uint32_t refs_ = 0;
   bool cancelled_ = false;
   bool embedded_ = false;
+  bool timer_ = false;
 };
 
 // Owning pointer to a Handle.
@@ -119,7 +123,9 @@ class TimerHandle : public Handle {
 
  protected:
   TimerHandle(EventLoop& loop, Duration when, std::source_location where) noexcept
-      : Handle(where), loop_(&loop), when_(when) {}
+      : Handle(where), loop_(&loop), when_(when) {
+    set_timer();
+  }
   void on_cancel() noexcept override;
 
  private:

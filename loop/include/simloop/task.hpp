@@ -81,6 +81,8 @@ class TaskBase {
 
   std::string name() const;
   void set_name(std::string name);
+  // The name given by create_task or set_name; null for the default "Task-<id>".
+  const std::string* given_name() const noexcept { return name_.get(); }
   std::uint64_t id() const noexcept { return id_; }
   // "<Task pending name='Task-1' coro=<main() running at x.cpp:12> wait_for=<Future pending>>"
   std::string task_repr() const;
