@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <simloop/awaitables.hpp>
 #include <simloop/sleep.hpp>
 #include <simloop/task.hpp>
 
@@ -49,6 +50,8 @@ constexpr std::size_t kHighWater = 64 * 1024;     // FlowControlMixin defaults
 constexpr std::size_t kLowWater = kHighWater / 4;
 }  // namespace
 
+class StreamState;
+
 class ServerState : public std::enable_shared_from_this<ServerState> {
  public:
   ServerState(EventLoop& loop, SocketLayer& sock, int fd, ClientConnected cb, StreamOptions options)
@@ -62,6 +65,7 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
     loop_->add_reader(fd_, [self] { self->accept_ready(); });
   }
   void accept_ready();
+  void connection_made(const std::shared_ptr<StreamState>& st);
   void close() {
     if (fd_ < 0) return;
     auto self = shared_from_this();  // dropping the accept callback may drop the last other reference
@@ -336,6 +340,60 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   std::shared_ptr<ServerState> server_;  // set for accepted connections
 };
 
+namespace {
+
+// The transport set-up asyncio's _SelectorSocketTransport.__init__ schedules,
+// and the waiter its creator awaits: connection_made, then reading, then the
+// waiter's wakeup, each with call_soon. A new connection is usable two
+// iterations after it is set up, as in asyncio; on error or cancellation the
+// connection is closed (the creator's `except: transport.close(); raise`).
+Coro<void> transport_ready(std::shared_ptr<StreamState> st, std::function<void()> connection_made) {
+  EventLoop& loop = *st->loop_;
+  if (connection_made) loop.call_soon(std::move(connection_made));
+  loop.call_soon([st] {
+    if (!st->closing_) st->start_reading();
+  });
+  Future<void> waiter = Future<void>::create(loop);
+  loop.call_soon([waiter] {
+    if (!waiter.done()) waiter.set_result();  // futures._set_result_unless_cancelled
+  });
+  const std::exception_ptr error = co_await settle(waiter);
+  if (error) {
+    st->close();
+    std::rethrow_exception(error);
+  }
+}
+
+// An accepted descriptor not yet owned by a stream: closed if the task that
+// would set up its connection never runs (the loop closes first).
+struct AcceptedFd {
+  SocketLayer* sock;
+  int fd;
+  AcceptedFd(SocketLayer* s, int f) noexcept : sock(s), fd(f) {}
+  AcceptedFd(AcceptedFd&& o) noexcept : sock(o.sock), fd(std::exchange(o.fd, -1)) {}
+  AcceptedFd(const AcceptedFd&) = delete;
+  AcceptedFd& operator=(const AcceptedFd&) = delete;
+  AcceptedFd& operator=(AcceptedFd&&) = delete;
+  ~AcceptedFd() {
+    if (fd >= 0) sock->close(fd);
+  }
+};
+
+// asyncio's _accept_connection2: a task of its own per accepted connection.
+Coro<void> accept_connection(std::shared_ptr<ServerState> server, AcceptedFd accepted) {
+  const int fd = std::exchange(accepted.fd, -1);
+  auto st =
+      std::make_shared<StreamState>(*server->loop_, *server->sock_, fd, server->options_.limit, StreamMode::ReadWrite);
+  st->server_ = server;
+  ++server->active_;
+  // A named callback, not a temporary in the co_await expression: GCC 12
+  // destroys such a temporary twice.
+  std::function<void()> connection_made = [server, st] { server->connection_made(st); };
+  co_await transport_ready(st, std::move(connection_made));
+}
+
+}  // namespace
+
 void ServerState::accept_ready() {
   for (int i = 0; i < options_.backlog && fd_ >= 0; ++i) {
     int fd = sock_->accept(fd_);
@@ -345,24 +403,25 @@ void ServerState::accept_ready() {
           {"Socket accept failed", make_os_error(-fd, "accept"), fmt::format("server on port {}", port_)});
       return;
     }
-    auto st = std::make_shared<StreamState>(*loop_, *sock_, fd, options_.limit, StreamMode::ReadWrite);
-    st->server_ = shared_from_this();
-    ++active_;
-    st->start_reading();
-    Task<void> task = loop_->create_task(cb_(StreamReader(st), StreamWriter(st)));
-    EventLoop* loop = loop_;
-    task.add_done_callback([st, loop](Future<void>& f) {
-      if (f.cancelled()) {
-        st->close();
-        return;
-      }
-      if (std::exception_ptr e = f.exception()) {
-        loop->call_exception_handler({"Unhandled exception in client_connected_cb", e,
-                                      fmt::format("connection from {}", st->sock_->peer_name(st->fd_))});
-        st->close();
-      }
-    });
+    loop_->create_task(accept_connection(shared_from_this(), AcceptedFd(sock_, fd)));
   }
+}
+
+// StreamReaderProtocol.connection_made: the callback runs in a task.
+void ServerState::connection_made(const std::shared_ptr<StreamState>& st) {
+  Task<void> task = loop_->create_task(cb_(StreamReader(st), StreamWriter(st)));
+  EventLoop* loop = loop_;
+  task.add_done_callback([st, loop](Future<void>& f) {
+    if (f.cancelled()) {
+      st->close();
+      return;
+    }
+    if (std::exception_ptr e = f.exception()) {
+      loop->call_exception_handler({"Unhandled exception in client_connected_cb", e,
+                                    fmt::format("connection from {}", st->sock_->peer_name(st->fd_))});
+      st->close();
+    }
+  });
 }
 
 namespace {
@@ -598,7 +657,7 @@ Coro<StreamPair> open_connection_impl(std::string host, int port, StreamOptions 
   }
   if (result < 0) std::rethrow_exception(make_os_error(-result, fmt::format("open_connection({}:{})", host, port)));
   auto st = std::make_shared<detail::StreamState>(loop, sock, fd, options.limit, StreamMode::ReadWrite);
-  st->start_reading();
+  co_await detail::transport_ready(st, nullptr);
   co_return StreamPair(StreamReader(st), StreamWriter(st));
 }
 

@@ -21,6 +21,12 @@
 //    after the connection is lost drops the data, as asyncio does.
 //  - close() closes once the buffer is flushed; wait_closed() waits for it
 //    (and raises the connection's error, if any). write_eof() half-closes.
+//  - A connection is set up in as many loop iterations as asyncio takes
+//    (selector_events' transport: connection_made, then reading, then the
+//    creator's waiter, each with call_soon; an accepted connection gets a
+//    task of its own for that): open_connection returns, and the server's
+//    callback starts, on the same iterations as in CPython (a conformance
+//    scenario compares them).
 //  - start_server() calls the callback in a new task for each connection;
 //    a callback that raises gets its connection closed and the exception
 //    reported to the loop's exception handler. Server::wait_closed() waits
