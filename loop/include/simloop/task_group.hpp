@@ -93,7 +93,10 @@ class TaskGroup {
 };
 
 // `async with TaskGroup() as tg: return await body(tg)`. `body` is kept in
-// this coroutine's frame, so a capturing lambda is safe here.
+// this coroutine's frame, so it may capture by reference what the caller
+// keeps alive. With GCC 12, a lambda that captures by value must be named
+// before the co_await, not written inside it (see docs/loop.md: GCC 12
+// destroys such a temporary twice).
 template <class F>
 Coro<await_result_t<std::invoke_result_t<F&, TaskGroup&>>> with_task_group(F body) {
   using T = await_result_t<std::invoke_result_t<F&, TaskGroup&>>;
