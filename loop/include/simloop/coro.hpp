@@ -56,8 +56,9 @@ struct Trampoline {
 struct CoroPromiseBase {
   std::coroutine_handle<> continuation;
   Trampoline* trampoline = nullptr;  // the running task's, inherited from the awaiter
+  // Set by unhandled_exception() (the coroutine is then at its final
+  // suspend point) or by propagate() (it stays suspended there, ended).
   std::exception_ptr exception;
-  bool ended_by_propagate = false;  // see Propagate
 
   struct InitialAwaiter {
     bool await_ready() const noexcept { return false; }
@@ -95,18 +96,19 @@ struct CoroPromiseBase {
 // tidies up after a cancelled wait would otherwise pay two. The frame stays
 // suspended here; its locals are destroyed with the frame, shortly after.
 struct Propagate {
-  std::exception_ptr error;
+  // The caller's variable, copied when the coroutine suspends here: the
+  // awaiter itself is trivially destructible.
+  const std::exception_ptr* error;
   bool await_ready() const noexcept { return false; }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) const noexcept {
     CoroPromiseBase& p = h.promise();
-    p.exception = error;
-    p.ended_by_propagate = true;
+    p.exception = *error;
     if (p.continuation) p.trampoline->next = p.continuation;
   }
   [[noreturn]] void await_resume() const noexcept { std::terminate(); }  // never resumed
 };
-inline Propagate propagate(std::exception_ptr error) noexcept { return Propagate{std::move(error)}; }
+inline Propagate propagate(const std::exception_ptr& error) noexcept { return Propagate{&error}; }
 
 template <class T>
 struct CoroPromise : CoroPromiseBase {
@@ -178,8 +180,9 @@ class [[nodiscard]] Coro {
   Awaiter operator co_await() && noexcept { return Awaiter{h_}; }
 
  private:
-  // Returned or raised (at its final suspend point), or ended by propagate().
-  static bool ended(handle_type h) noexcept { return h.done() || h.promise().ended_by_propagate; }
+  // Returned or raised (at its final suspend point), or ended by propagate():
+  // a coroutine not at its final suspend point holds an exception only then.
+  static bool ended(handle_type h) noexcept { return h.done() || h.promise().exception != nullptr; }
   explicit Coro(handle_type h) noexcept : h_(h) {}
   handle_type h_;
 };
