@@ -1208,3 +1208,42 @@ SIMLOOP_CONFORMANCE(prim_taskgroup_outer_cancel) {
   };
   loop.run_until_complete(main_task());
 }
+
+SIMLOOP_CONFORMANCE(gather_cancel_swallowed_by_last_child) {
+  SimLoop loop;
+  log.attach(loop);
+  auto quits = []() -> Coro<std::string> {
+    co_await simloop::sleep(1s);
+    co_return "quits";
+  };
+  auto stubborn = [&](std::string name, bool yield_first) -> Coro<std::string> {
+    try {
+      if (yield_first) co_await simloop::sleep(0s);
+      co_await simloop::sleep(1s);
+    } catch (const CancelledError&) {
+      log("{} swallows the cancellation", name);
+    }
+    co_return name;
+  };
+  auto round = [&](bool yield_first) -> Coro<> {
+    auto a = simloop::create_task(quits());
+    auto b = simloop::create_task(stubborn(yield_first ? "queued" : "waiting", yield_first));
+    auto g = simloop::gather(simloop::return_exceptions, a, b);
+    co_await simloop::sleep(0s);
+    log("cancel returned {}", py(g.cancel("stop now")));
+    std::string outcome = "gather returned";
+    try {
+      co_await g;
+    } catch (const CancelledError& e) {
+      outcome = e.message().empty() ? "gather raised CancelledError args=()"
+                                    : fmt::format("gather raised CancelledError args=('{}',)", e.message());
+    }
+    log("{}", outcome);
+    log("a cancelled={} b cancelled={} b result={}", py(a.cancelled()), py(b.cancelled()), b.result());
+  };
+  auto main_task = [&]() -> Coro<> {
+    co_await round(false);
+    co_await round(true);
+  };
+  loop.run_until_complete(main_task());
+}

@@ -177,10 +177,16 @@ namespace detail {
 // True if `e` holds a CancelledError (without a rethrow when it can; see task.hpp).
 inline bool is_cancelled_error(const std::exception_ptr& e) { return holds_cancelled_error(e); }
 
-// The CancelledError a cancelled future holds (asyncio's
-// _make_cancelled_error); a plain CancelledError for any other future.
+// asyncio's _make_cancelled_error: the CancelledError a cancelled future
+// holds; for a task that is not cancelled, one with its cancel message; else
+// a plain CancelledError.
 inline std::exception_ptr cancelled_error_of(FutureBase& f) {
   if (std::exception_ptr e = f.cancelled_error()) return e;
+  // Not cancelled (a task that swallowed its cancellation): CPython's
+  // _make_cancelled_error still uses the task's _cancel_message.
+  if (const TaskBase* task = f.as_task(); task != nullptr && task->cancel_message() != nullptr) {
+    return std::make_exception_ptr(CancelledError(*task->cancel_message()));
+  }
   return std::make_exception_ptr(CancelledError());
 }
 

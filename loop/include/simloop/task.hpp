@@ -78,6 +78,9 @@ class TaskBase {
   bool request_cancel(std::string message);
   int cancelling() const noexcept { return num_cancels_requested_; }
   int uncancel() noexcept;
+  // The message of the last cancel() that did not go through a future the
+  // task waited on (CPython's Task._cancel_message); null if none.
+  const std::string* cancel_message() const noexcept { return cancel_message_.get(); }
 
   std::string name() const;
   void set_name(std::string name);
