@@ -165,15 +165,12 @@ void TaskBase::yield_step(std::coroutine_handle<> resume_at) {
 }
 
 void TaskBase::deliver_pending_cancel() {
-  if (throw_cancel_) {
-    throw_cancel_ = false;
-    throw CancelledError(cancel_message_ ? *cancel_message_ : std::string());
-  }
+  if (std::exception_ptr cancel = take_pending_cancel()) std::rethrow_exception(cancel);
 }
 
 std::exception_ptr TaskBase::take_pending_cancel() {
   if (!std::exchange(throw_cancel_, false)) return nullptr;
-  return std::make_exception_ptr(CancelledError(cancel_message_ ? *cancel_message_ : std::string()));
+  return make_cancelled_error();
 }
 
 bool TaskBase::request_cancel(std::string message) {

@@ -184,9 +184,7 @@ inline std::exception_ptr cancelled_error_of(FutureBase& f) {
   if (std::exception_ptr e = f.cancelled_error()) return e;
   // Not cancelled (a task that swallowed its cancellation): CPython's
   // _make_cancelled_error still uses the task's _cancel_message.
-  if (const TaskBase* task = f.as_task(); task != nullptr && task->cancel_message() != nullptr) {
-    return std::make_exception_ptr(CancelledError(*task->cancel_message()));
-  }
+  if (const TaskBase* task = f.as_task()) return task->make_cancelled_error();
   return std::make_exception_ptr(CancelledError());
 }
 

@@ -22,7 +22,6 @@
 //    cancel the others. The children must share one loop (ForeignLoopError).
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <tuple>

@@ -78,9 +78,9 @@ class TaskBase {
   bool request_cancel(std::string message);
   int cancelling() const noexcept { return num_cancels_requested_; }
   int uncancel() noexcept;
-  // The message of the last cancel() that did not go through a future the
-  // task waited on (CPython's Task._cancel_message); null if none.
-  const std::string* cancel_message() const noexcept { return cancel_message_.get(); }
+  // A new CancelledError carrying the message of the last cancel() that did
+  // not go through a future the task waited on (CPython's _cancel_message).
+  std::exception_ptr make_cancelled_error() const;
 
   std::string name() const;
   void set_name(std::string name);
@@ -119,7 +119,6 @@ class TaskBase {
   virtual void destroy_coroutine() noexcept = 0;
   void cancel_self_future(std::exception_ptr cancelled_error);
   bool take_must_cancel() noexcept { return std::exchange(must_cancel_, false); }
-  std::exception_ptr make_cancelled_error() const;
   void check_invariant() const noexcept;
 
  private:
