@@ -102,17 +102,15 @@ inline void gtest_explore(const char* suite, const char* name, Coro<void> (*body
 
 // How many copies of each SIMLOOP_TEST to register: GTEST_TOTAL_SHARDS when
 // GoogleTest shards this process (and SIMLOOP_TOTAL_SHARDS does not take
-// over the seed split), else 1. A bad value registers one copy, whose run
-// then refuses the variable with the runner's message.
+// over the seed split), else 1. The runner's own parsing reads it; a bad
+// value registers one copy, whose run then refuses it with the runner's message.
 inline std::uint64_t gtest_shard_copies() {
   if (std::getenv("SIMLOOP_TOTAL_SHARDS") != nullptr || std::getenv("SIMLOOP_SHARD_INDEX") != nullptr) return 1;
-  const char* total = std::getenv("GTEST_TOTAL_SHARDS");
-  if (total == nullptr || std::getenv("GTEST_SHARD_INDEX") == nullptr) return 1;
-  char* end = nullptr;
-  const unsigned long long n = std::strtoull(total, &end, 10);
-  constexpr unsigned long long kMaxCopies = 4096;
-  if (*total == '\0' || *end != '\0' || n < 2 || n > kMaxCopies) return 1;
-  return n;
+  try {
+    return options_from_env().total_shards;
+  } catch (const ConfigError&) {
+    return 1;
+  }
 }
 
 class SimloopGtest final : public ::testing::Test {
