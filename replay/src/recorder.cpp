@@ -106,8 +106,7 @@ void Recorder::reset() {
   choices_.clear();
   digests_.clear();
   events_.clear();
-  task_names_.clear();
-  task_seen_.clear();
+  tasks_.clear();
   expected_digests_.clear();
   next_expected_ = 0;
   divergence_.reset();
@@ -210,16 +209,14 @@ void Recorder::before_callback(const EventLoop& loop, const Handle& handle, std:
     e.resumed_at = task->await_location();
     e.where = std::source_location{};
     e.due = -1;
-    if (task_seen_.size() <= e.task_id) {
-      task_seen_.resize(e.task_id + 1, 0);
-      task_names_.resize(e.task_id + 1);
-    }
+    if (tasks_.size() <= e.task_id) tasks_.resize(e.task_id + 1);
     // First sight of a task is its first step (ids are dense, per loop).
     // Only a given name is copied; the default one is made when needed.
-    e.first_step = task_seen_[e.task_id] == 0;
+    SeenTask& seen = tasks_[e.task_id];
+    e.first_step = !seen.seen;
     if (e.first_step) {
-      task_seen_[e.task_id] = 1;
-      if (const std::string* name = task->given_name()) task_names_[e.task_id] = *name;
+      seen.seen = true;
+      if (const std::string* name = task->given_name()) seen.given_name = *name;
     }
   } else {
     e.task_id = 0;
@@ -264,8 +261,8 @@ Trace Recorder::trace(const RunInfo& info, std::string failure) const {
     e.choice_begin = r.choice_begin;
     e.choice_end = r.choice_end;
     if (r.task_id != 0) {
-      e.task = r.task_id < task_names_.size() && task_names_[r.task_id] ? *task_names_[r.task_id]
-                                                                        : fmt::format("Task-{}", r.task_id);
+      e.task = r.task_id < tasks_.size() && tasks_[r.task_id].given_name ? *tasks_[r.task_id].given_name
+                                                                         : fmt::format("Task-{}", r.task_id);
       e.what = fmt::format("{} of {}", r.first_step ? "first step" : "step", e.task);
       std::string from = location(r.resumed_at);
       if (!from.empty()) e.what += fmt::format(" ({} {})", r.first_step ? "created at" : "resumed at", from);

@@ -145,8 +145,11 @@ class Recorder final : public LoopObserver, public sim::ChoiceObserver {
   std::vector<Choice> choices_;
   std::vector<Digest> digests_;
   std::vector<RawEvent> events_;
-  std::vector<std::uint8_t> task_seen_;                 // by task id: 1 once its first step was recorded
-  std::vector<std::optional<std::string>> task_names_;  // by task id: its given name; none: "Task-<id>"
+  struct SeenTask {
+    bool seen = false;                      // its first step was recorded
+    std::optional<std::string> given_name;  // none: "Task-<id>"
+  };
+  std::vector<SeenTask> tasks_;  // by task id
   std::vector<Digest> expected_digests_;
   std::size_t next_expected_ = 0;
   std::optional<Divergence> divergence_;
