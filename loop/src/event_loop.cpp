@@ -282,6 +282,7 @@ void EventLoop::run_once() {
     }
   } running_here(this);
   check_open("run_once");
+  halting_ = false;  // halt() ends the iteration it is called in, not this one
   ++iterations_;
   drop_cancelled_timers_if_any();
 
@@ -349,11 +350,11 @@ void EventLoop::run_ready_batch() {
   // Exactly the handles ready now; what they schedule waits for the next iteration.
   const std::size_t ntodo = ready_.size();
   if (!points_.ready_order || ntodo < 2) {
-    for (std::size_t i = 0; i < ntodo; ++i) run_handle(ready_.pop_front());
+    for (std::size_t i = 0; i < ntodo && !halting_; ++i) run_handle(ready_.pop_front());
     return;
   }
   std::vector<Handle*> batch;
-  for (std::size_t left = ntodo; left > 0; --left) {
+  for (std::size_t left = ntodo; left > 0 && !halting_; --left) {
     std::size_t pick = 0;
     if (left > 1) {
       batch.clear();
@@ -401,6 +402,7 @@ void EventLoop::run_forever() {
     ~Running() {
       loop.running_ = false;
       loop.stopping_ = false;
+      loop.halting_ = false;
       t_running_loop = nullptr;
     }
   } running(*this);
@@ -473,6 +475,12 @@ void EventLoop::unregister_task(detail::TaskBase* task) noexcept {
   task->future().release();
 }
 
+void EventLoop::destroy_kept() noexcept {
+  std::vector<std::unique_ptr<KeptBase>> kept;
+  kept.swap(kept_);
+  while (!kept.empty()) kept.pop_back();
+}
+
 std::string EventLoop::dump_tasks() const {
   std::string out;
   for (detail::TaskBase* t = tasks_head_; t != nullptr; t = t->next_) {
@@ -489,7 +497,7 @@ void EventLoop::close() {
   if (closed_) return;
   // Destroying frames runs destructors that may schedule more work or even
   // create tasks; repeat until nothing is left, then refuse new work.
-  while (tasks_head_ != nullptr || !ready_.empty() || !timers_.empty()) {
+  while (tasks_head_ != nullptr || !ready_.empty() || !timers_.empty() || !kept_.empty()) {
     std::vector<detail::TaskBase*> pending;
     for (detail::TaskBase* t = tasks_head_; t != nullptr; t = t->next_) {
       t->future().add_ref();
@@ -498,8 +506,12 @@ void EventLoop::close() {
     for (detail::TaskBase* t : pending) {
       if (!t->frame_destroyed_) {
         call_exception_handler({"Task was destroyed but it is pending!", nullptr, t->task_repr()});
-        t->destroy_pending();
       }
+    }
+    // Newest first: a task's frame may point at the frame of the task that
+    // created it (its parent's locals), never the other way round.
+    for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+      if (!(*it)->frame_destroyed_) (*it)->destroy_pending();
     }
     for (detail::TaskBase* t : pending) {
       if (t->prev_ != nullptr || tasks_head_ == t) unregister_task(t);
@@ -513,6 +525,8 @@ void EventLoop::close() {
       e.timer->in_heap_ = false;
       e.timer->release();
     }
+    // Kept state goes only once no frame can point at it.
+    if (tasks_head_ == nullptr && ready_.empty() && timers_.empty()) destroy_kept();
   }
   held_external_.clear();
   std::vector<Handle*> threadsafe;

@@ -137,6 +137,11 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
       throw ConfigError(fmt::format("SIMLOOP_CHECK_DETERMINISM='{}': use 0 or 1", v));
     }
   }
+  if (const char* v = get("SIMLOOP_ALLOW_BACKGROUND_TASKS")) {
+    const std::string_view t(v);
+    if (t != "0" && t != "1") throw ConfigError(fmt::format("SIMLOOP_ALLOW_BACKGROUND_TASKS='{}': use 0 or 1", v));
+    o.fail_on_pending_tasks = t == "0";
+  }
   if (const char* v = get("SIMLOOP_CANCEL")) {
     // A probability per await point, as a fraction "p" in [0, 1].
     char* end = nullptr;
@@ -267,6 +272,7 @@ class RunGuard final : public LoopObserver {
   }
 
   void after_callback(const EventLoop& l, const Handle& h, std::uint64_t step) override {
+    if (scenario_ != nullptr && scenario_->done()) loop_.halt();
     for (RunObserver* obs : o_.observers) obs->after_callback(l, h, step);
     if (digests_ != nullptr) {
       // A chained digest of what ran and the loop's visible state after it.
@@ -285,15 +291,37 @@ class RunGuard final : public LoopObserver {
   }
 
   FailureKind exceeded() const noexcept { return exceeded_; }
+  // The run ends the instant `scenario` is done: no later callback of that
+  // iteration runs (they could touch the scenario's destroyed locals).
+  void end_with(const detail::FutureBase* scenario) noexcept { scenario_ = scenario; }
 
  private:
   SimLoop& loop_;
   const RunnerOptions& o_;
   std::vector<std::uint64_t>* digests_;
   std::vector<std::string>* names_;
+  const detail::FutureBase* scenario_ = nullptr;
   std::uint64_t digest_ = 0;
   FailureKind exceeded_ = FailureKind::None;
 };
+
+// "task 'bob' outlived the scenario: ..." for the tasks still pending.
+std::string describe_outlivers(const EventLoop& loop) {
+  std::vector<std::string> names;
+  for (auto* t = loop.first_pending_task(); t != nullptr; t = t->next_pending()) names.push_back(t->name());
+  constexpr std::size_t kShown = 8;
+  std::string list;
+  for (std::size_t i = 0; i < names.size() && i < kShown; ++i)
+    list += fmt::format("{}'{}'", i == 0 ? "" : ", ", names[i]);
+  if (names.size() > kShown) list += fmt::format(" and {} more", names.size() - kShown);
+  const char* allow =
+      " (tasks meant to outlive it: SIMLOOP_ALLOW_BACKGROUND_TASKS=1 or RunnerOptions::fail_on_pending_tasks = "
+      "false; they are destroyed without being resumed)";
+  if (names.size() == 1)
+    return fmt::format("task {} outlived the scenario: await it, or use a TaskGroup{}", list, allow);
+  return fmt::format("{} tasks outlived the scenario ({}): await them, or use a TaskGroup{}", names.size(), list,
+                     allow);
+}
 
 }  // namespace
 
@@ -325,9 +353,11 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
     out.message = std::move(message);
   };
   bool finished = false;
+  Task<void> main;
   try {
-    Task<void> main = loop.create_task(scenario(loop), "main");
+    main = loop.create_task(scenario(loop), "main");
     scheduler.spare_task(main.base()->id());
+    guard.end_with(main.base() != nullptr ? &main.base()->future() : nullptr);
     loop.run_until_complete(Future<void>(main));
     finished = true;
   } catch (const DeadlockError& e) {
@@ -353,14 +383,13 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
     fail(FailureKind::Exception, "the scenario raised an exception of unknown type");
   }
 
+  guard.end_with(nullptr);
+  std::size_t pending = 0;
+  for (auto* t = loop.first_pending_task(); t != nullptr; t = t->next_pending()) ++pending;
   if (finished) {
-    std::size_t pending = 0;
-    for (auto* t = loop.first_pending_task(); t != nullptr; t = t->next_pending()) ++pending;
     if (options.fail_on_pending_tasks && pending > 0) {
-      fail(FailureKind::PendingTasks, fmt::format("{} task(s) still pending when the main task finished "
-                                                  "(cancel and await them, or turn fail_on_pending_tasks off)",
-                                                  pending));
-    } else if (options.fail_on_live_timers && loop.timer_count() > 0) {
+      fail(FailureKind::PendingTasks, describe_outlivers(loop));
+    } else if (options.fail_on_live_timers && pending == 0 && loop.timer_count() > 0) {
       fail(FailureKind::LiveTimers,
            fmt::format("{} timer(s) still armed when the main task finished (next due at {})", loop.timer_count(),
                        format_duration(loop.next_timer().value_or(Duration{0}))));
@@ -382,6 +411,10 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
   }
   if (out.failed()) {
     out.task_dump = loop.dump_tasks();
+    if (pending > 0) {
+      out.notes += fmt::format(
+          "  the {} task(s) above were still pending when the run ended: destroyed without being resumed\n", pending);
+    }
     // Other errors of the run help explain the failure (a detector already
     // reports them when they are the failure).
     if (out.failure != FailureKind::HandlerReport && !reports.empty()) {

@@ -16,10 +16,19 @@
 //  - call_soon is FIFO. An exception escaping a callback goes to the exception
 //    handler with its context; it never stops the loop.
 //  - stop() lets the current iteration finish, then run_forever returns.
-//  - close() refuses further work, destroys every pending task's coroutine
-//    frame in creation order (reporting each, as asyncio's "Task was destroyed
-//    but it is pending!"), drops queued handles and timers, and shuts the
-//    executor down. The destructor closes a loop that is still open.
+//    halt() (simloop's own) ends the iteration after the callback running
+//    now: the rest of the batch stays queued and never runs unless the loop
+//    is run again. The runner halts the instant the scenario finishes, so no
+//    task runs after the scenario's locals are gone.
+//  - close() refuses further work, reports every pending task (creation
+//    order, as asyncio's "Task was destroyed but it is pending!"), destroys
+//    their coroutine frames newest first (a child's frame goes before the
+//    frame of the task that made it, as locals unwind), drops queued handles
+//    and timers, then destroys what keep() holds (newest first), and shuts
+//    the executor down. The destructor closes a loop that is still open.
+//  - keep<T>(args...) makes a T that lives until close() has destroyed every
+//    task frame: state that tasks point at and that must outlive the
+//    coroutine that made it (docs/loop.md, "Lifetimes").
 //  - Futures and tasks must not outlive the EventLoop object they belong to
 //    (they may outlive close()).
 #pragma once
@@ -173,6 +182,11 @@ class EventLoop {
   template <class T>
   T run_until_complete(Future<T> future);
   void stop() noexcept { stopping_ = true; }
+  // Ends the current iteration after the running callback (see the contract).
+  void halt() noexcept {
+    stopping_ = true;
+    halting_ = true;
+  }
   void close();
   bool is_running() const noexcept { return running_; }
   bool is_closed() const noexcept { return closed_; }
@@ -185,6 +199,18 @@ class EventLoop {
                       std::source_location where = std::source_location::current());  // task.hpp
   // The task whose step is running now, or null.
   detail::TaskBase* current_task_base() const noexcept { return current_task_; }
+
+  // ---- run-scoped state -------------------------------------------------------
+  // A T built from args, alive until close() has destroyed every task frame
+  // (then destroyed, newest first). The reference stays valid until then.
+  template <class T, class... A>
+  T& keep(A&&... args) {
+    check_open("keep");
+    auto holder = std::make_unique<Kept<T>>(std::forward<A>(args)...);
+    T& value = holder->value;
+    kept_.push_back(std::move(holder));
+    return value;
+  }
 
   // ---- errors ---------------------------------------------------------------
   void set_exception_handler(ExceptionHandler handler) { exception_handler_ = std::move(handler); }
@@ -248,6 +274,25 @@ class EventLoop {
   [[noreturn]] void raise_deadlock();
 
   void register_task(detail::TaskBase* task) noexcept;
+  void destroy_kept() noexcept;
+
+  struct KeptBase {
+    virtual ~KeptBase() = default;
+  };
+  template <class T>
+  struct Kept final : KeptBase {
+    template <class... A>
+    explicit Kept(A&&... args) : value(make(std::forward<A>(args)...)) {}
+    template <class... A>
+    static T make(A&&... args) {
+      if constexpr (std::is_constructible_v<T, A&&...>) {
+        return T(std::forward<A>(args)...);
+      } else {
+        return T{std::forward<A>(args)...};
+      }
+    }
+    T value;
+  };
   void unregister_task(detail::TaskBase* task) noexcept;
 
   std::unique_ptr<Clock> clock_;
@@ -283,12 +328,15 @@ class EventLoop {
   detail::TaskBase* current_task_ = nullptr;
   std::uint64_t tasks_created_ = 0;
 
+  std::vector<std::unique_ptr<KeptBase>> kept_;  // keep(): in order of making
+
   ExceptionHandler exception_handler_;
   LoopObserver* observer_ = nullptr;
   std::uint64_t steps_ = 0;
   std::uint64_t iterations_ = 0;
   bool report_swallowed_cancel_ = false;
   bool stopping_ = false;
+  bool halting_ = false;
   bool running_ = false;
   bool closed_ = false;
 };

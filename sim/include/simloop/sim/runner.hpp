@@ -11,6 +11,16 @@
 //    read from the environment take GTEST_TOTAL_SHARDS / GTEST_SHARD_INDEX
 //    (or SIMLOOP_TOTAL_SHARDS / SIMLOOP_SHARD_INDEX, which win), so shards
 //    cover disjoint seeds.
+//  - A run ends the instant the scenario's coroutine finishes (value,
+//    exception, cancel): no other callback of that iteration runs (unlike
+//    run_until_complete, whose stop lets the iteration finish), because the
+//    scenario's locals are gone and a task resumed now could read them.
+//    Tasks still pending are then destroyed without being resumed, newest
+//    first, and listed in the report. A task that outlived a scenario that
+//    ended normally fails the run ("task 'bob' outlived the scenario")
+//    unless fail_on_pending_tasks is off (SIMLOOP_ALLOW_BACKGROUND_TASKS=1).
+//    State tasks share with the scenario belongs in loop.keep<T>(...) or in
+//    the scenario's frame with every task awaited (docs/loop.md, Lifetimes).
 //  - It prints its configuration first, and stops at the first failing run:
 //    the report names the failure, the seed, strategy, fidelity, the task
 //    dump and a one-line command that reproduces it (environment variables
@@ -30,7 +40,8 @@
 //    report (e.g. the path of a replay file).
 //  - options_from_env reads SIMLOOP_SEED, SIMLOOP_RUNS, SIMLOOP_STRATEGY,
 //    SIMLOOP_FIDELITY, SIMLOOP_PCT_DEPTH, SIMLOOP_MAX_STEPS, SIMLOOP_MAX_VTIME,
-//    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL and the shard variables; a bad
+//    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL, SIMLOOP_ALLOW_BACKGROUND_TASKS
+//    and the shard variables; a bad
 //    value raises ConfigError naming the variable, before any run.
 #pragma once
 
@@ -82,6 +93,9 @@ struct RunnerOptions {
   std::uint64_t max_steps = 1'000'000;                // callbacks per run; 0: no limit
   Duration max_vtime = std::chrono::hours(24 * 365);  // virtual time per run; 0: no limit
   bool check_determinism = false;
+  // A task still pending when the scenario ended normally fails the run.
+  // Off (deliberate background tasks): they are destroyed unresumed, and
+  // live timers are not checked while such tasks remain (they may own them).
   bool fail_on_pending_tasks = true;
   bool fail_on_live_timers = true;
   bool fail_on_handler_reports = true;  // never-retrieved exceptions, errors in callbacks
