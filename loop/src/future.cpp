@@ -51,6 +51,11 @@ void CallbackList::clear() noexcept {
   }
 }
 
+void raise_empty_handle(const char* operation) {
+  throw InvalidStateError(
+      fmt::format("{}: the future or task is empty (default-constructed or moved from)", operation));
+}
+
 FutureBase::~FutureBase() {
   if (state_ == State::Finished && exception_ && !exception_retrieved_) {
     try {

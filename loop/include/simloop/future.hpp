@@ -17,6 +17,9 @@
 //    yields its value (a copy; `co_await std::move(fut)` moves it out) or
 //    raises its exception. Awaiting a future of another loop raises
 //    ForeignLoopError; a task awaiting itself raises SelfAwaitError.
+//  - An empty handle (default-constructed or moved from) is only good for
+//    assignment, destruction, operator bool, == and state(): any other use
+//    (co_await included) raises InvalidStateError naming the operation.
 #pragma once
 
 #include <atomic>
@@ -196,6 +199,9 @@ class FutureState : public FutureBase {
 TaskBase* suspend_current_task_on(FutureBase& f, std::coroutine_handle<> resume_at);
 // Raises the CancelledError a task must see at this resumption, if any.
 void deliver_pending_cancel(TaskBase* task);
+// Raises InvalidStateError: `operation` was used on an empty Future, Task or
+// AnyTask. Out of line, so the check at each use is one compare and branch.
+[[noreturn]] void raise_empty_handle(const char* operation);
 
 template <class T, bool Move>
 struct FutureAwaiter {
@@ -235,42 +241,51 @@ class Future {
   static Future from_state(detail::FutureState<T>* s) noexcept { return Future(s); }
 
   explicit operator bool() const noexcept { return s_ != nullptr; }
-  EventLoop& get_loop() const noexcept { return s_->loop(); }
-  bool done() const noexcept { return s_->done(); }
-  bool cancelled() const noexcept { return s_->cancelled(); }
+  EventLoop& get_loop() const { return checked("get_loop()")->loop(); }
+  bool done() const { return checked("done()")->done(); }
+  bool cancelled() const { return checked("cancelled()")->cancelled(); }
 
   template <class... A>
   void set_result(A&&... a) const {
-    s_->set_result(std::forward<A>(a)...);
+    checked("set_result()")->set_result(std::forward<A>(a)...);
   }
-  void set_exception(std::exception_ptr e) const { s_->set_exception(std::move(e)); }
+  void set_exception(std::exception_ptr e) const { checked("set_exception()")->set_exception(std::move(e)); }
   template <class E>
   void set_exception(E e) const {
-    s_->set_exception(std::make_exception_ptr(std::move(e)));
+    checked("set_exception()")->set_exception(std::make_exception_ptr(std::move(e)));
   }
-  bool cancel(std::string message = {}) const { return s_->cancel(std::move(message)); }
+  bool cancel(std::string message = {}) const { return checked("cancel()")->cancel(std::move(message)); }
 
   // The value (for Future<void>, nothing), or raises (see the contract).
-  decltype(auto) result() const { return s_->template result<false>("result()"); }
-  std::exception_ptr exception() const { return s_->exception(); }
+  decltype(auto) result() const { return checked("result()")->template result<false>("result()"); }
+  std::exception_ptr exception() const { return checked("exception()")->exception(); }
 
   // fn(Future<T>&) or fn(), scheduled with call_soon once done. The returned
   // handle identifies the callback for remove_done_callback.
   template <class F>
   HandleRef add_done_callback(F fn, std::source_location where = std::source_location::current()) const;
-  std::size_t remove_done_callback(const HandleRef& callback) const { return s_->remove_done_handle(callback.get()); }
+  std::size_t remove_done_callback(const HandleRef& callback) const {
+    return checked("remove_done_callback()")->remove_done_handle(callback.get());
+  }
 
-  std::string repr() const { return s_->repr(); }
+  std::string repr() const { return checked("repr()")->repr(); }
+  // The shared state; null for an empty handle (unchecked, for simloop's own use).
   detail::FutureState<T>* state() const noexcept { return s_; }
 
-  detail::FutureAwaiter<T, false> operator co_await() const& noexcept { return {s_}; }
-  detail::FutureAwaiter<T, true> operator co_await() && noexcept { return {s_}; }
+  detail::FutureAwaiter<T, false> operator co_await() const& { return {checked("co_await")}; }
+  detail::FutureAwaiter<T, true> operator co_await() && { return {checked("co_await")}; }
 
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.s_ == b.s_; }
 
  protected:
   explicit Future(detail::FutureState<T>* s) noexcept : s_(s) {
     if (s_ != nullptr) s_->add_ref();
+  }
+  // The state, or InvalidStateError naming `operation` for an empty handle.
+  detail::FutureState<T>* checked(const char* operation) const {
+    if (s_ == nullptr) [[unlikely]]
+      detail::raise_empty_handle(operation);
+    return s_;
   }
   detail::FutureState<T>* s_ = nullptr;
 };
@@ -297,9 +312,10 @@ class FutureDoneCallback final : public DoneCallback {
 template <class T>
 template <class F>
 HandleRef Future<T>::add_done_callback(F fn, std::source_location where) const {
+  detail::FutureState<T>* s = checked("add_done_callback()");
   auto* cb = new detail::FutureDoneCallback<T, F>(std::move(fn), where);
   HandleRef ref(cb);
-  s_->add_done_handle(cb);
+  s->add_done_handle(cb);
   return ref;
 }
 

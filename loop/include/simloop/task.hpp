@@ -15,6 +15,9 @@
 //  - The loop keeps every pending task alive: a task needs no other owner.
 //  - A suspended task knows the source location of the co_await it waits at
 //    and what it waits for (repr(), dump_tasks()).
+//  - An empty Task or AnyTask (default-constructed or moved from) raises
+//    InvalidStateError naming the operation on every use but assignment,
+//    destruction, operator bool, == and base() (null), as an empty Future.
 #pragma once
 
 #include <coroutine>
@@ -216,12 +219,19 @@ class Task : public Future<T> {
   }
 
   // Task.cancel(msg): a counted request (see the file header).
-  bool cancel(std::string message = {}) const { return base()->request_cancel(std::move(message)); }
-  int cancelling() const noexcept { return base()->cancelling(); }
-  int uncancel() const noexcept { return base()->uncancel(); }
-  std::string get_name() const { return base()->name(); }
-  void set_name(std::string name) const { base()->set_name(std::move(name)); }
-  detail::TaskBase* base() const noexcept { return this->s_->as_task(); }
+  bool cancel(std::string message = {}) const { return checked_base("cancel()")->request_cancel(std::move(message)); }
+  int cancelling() const { return checked_base("cancelling()")->cancelling(); }
+  int uncancel() const { return checked_base("uncancel()")->uncancel(); }
+  std::string get_name() const { return checked_base("get_name()")->name(); }
+  void set_name(std::string name) const { checked_base("set_name()")->set_name(std::move(name)); }
+  // The task; null for an empty handle. A Task's state is always a
+  // TaskState<T> (from_state is the only way in), so no virtual call.
+  detail::TaskBase* base() const noexcept { return static_cast<detail::TaskState<T>*>(this->s_); }
+
+ private:
+  detail::TaskBase* checked_base(const char* operation) const {
+    return static_cast<detail::TaskState<T>*>(this->checked(operation));
+  }
 };
 
 // An untyped reference to a task (current_task, all_tasks).
@@ -243,17 +253,23 @@ class AnyTask {
     if (t_ != nullptr) t_->future().release();
   }
   explicit operator bool() const noexcept { return t_ != nullptr; }
-  bool done() const noexcept { return t_->future().done(); }
-  bool cancelled() const noexcept { return t_->future().cancelled(); }
-  bool cancel(std::string message = {}) const { return t_->request_cancel(std::move(message)); }
-  int cancelling() const noexcept { return t_->cancelling(); }
-  int uncancel() const noexcept { return t_->uncancel(); }
-  std::string get_name() const { return t_->name(); }
-  std::string repr() const { return t_->task_repr(); }
+  bool done() const { return checked("done()")->future().done(); }
+  bool cancelled() const { return checked("cancelled()")->future().cancelled(); }
+  bool cancel(std::string message = {}) const { return checked("cancel()")->request_cancel(std::move(message)); }
+  int cancelling() const { return checked("cancelling()")->cancelling(); }
+  int uncancel() const { return checked("uncancel()")->uncancel(); }
+  std::string get_name() const { return checked("get_name()")->name(); }
+  std::string repr() const { return checked("repr()")->task_repr(); }
+  // The task; null for an empty handle.
   detail::TaskBase* base() const noexcept { return t_; }
   friend bool operator==(const AnyTask& a, const AnyTask& b) noexcept { return a.t_ == b.t_; }
 
  private:
+  detail::TaskBase* checked(const char* operation) const {
+    if (t_ == nullptr) [[unlikely]]
+      detail::raise_empty_handle(operation);
+    return t_;
+  }
   detail::TaskBase* t_ = nullptr;
 };
 
@@ -283,6 +299,7 @@ template <class T>
 T EventLoop::run_until_complete(Future<T> future) {
   check_open("run_until_complete");
   if (running_) throw LoopRunningError("run_until_complete: this event loop is already running");
+  if (!future) detail::raise_empty_handle("run_until_complete");
   if (&future.get_loop() != this)
     throw ForeignLoopError("run_until_complete: the future belongs to another event loop");
   HandleRef stopper = future.add_done_callback([this] { stop(); });
