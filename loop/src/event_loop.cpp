@@ -1,6 +1,7 @@
 #include <simloop/event_loop.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 
@@ -97,8 +98,15 @@ Duration SteadyClock::now() const noexcept {
 
 // ---- EventLoop ---------------------------------------------------------------
 
+namespace {
+// The last loop id handed out. Relaxed: uniqueness needs only the atomicity
+// of the increment, and no other memory is published through it.
+std::atomic<std::uint64_t> g_last_loop_id{0};
+}  // namespace
+
 EventLoop::EventLoop(LoopParts parts)
-    : clock_(std::move(parts.clock)),
+    : id_(g_last_loop_id.fetch_add(1, std::memory_order_relaxed) + 1),
+      clock_(std::move(parts.clock)),
       selector_(std::move(parts.selector)),
       executor_(std::move(parts.executor)),
       scheduler_(std::move(parts.scheduler)) {

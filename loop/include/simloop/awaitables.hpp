@@ -13,11 +13,13 @@
 //    (in the tuple of gather's results).
 //  - detail::LoopBound is asyncio's _LoopBoundMixin: a primitive binds to the
 //    running loop the first time it needs one, and raises ForeignLoopError if
-//    later used from another loop.
+//    later used from another loop (any other EventLoop object, one built at
+//    the address of a destroyed loop included).
 #pragma once
 
 #include <algorithm>
 #include <concepts>
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <type_traits>
@@ -221,25 +223,25 @@ value_or_void_t<T> value_of(FutureBase& f) {
   }
 }
 
-// asyncio's _LoopBoundMixin.
+// asyncio's _LoopBoundMixin. A primitive may outlive the loop it is bound
+// to, and a later loop may be built at the same address: the binding is the
+// loop's id (EventLoop::id(), never reused), not its address.
 class LoopBound {
  protected:
-  // The loop this primitive is bound to (binding it to the running loop on
-  // first use). Raises NoRunningTaskError outside a loop, ForeignLoopError
-  // from another loop.
+  // The running loop, binding this primitive to it on first use. Raises
+  // NoRunningTaskError outside a loop, ForeignLoopError from another loop.
   EventLoop& get_loop(const char* what) {
     EventLoop& running = EventLoop::running_or_throw(what);
-    if (loop_ == nullptr) {
-      loop_ = &running;
-    } else if (loop_ != &running) {
+    if (loop_id_ == 0) {
+      loop_id_ = running.id();
+    } else if (loop_id_ != running.id()) {
       throw ForeignLoopError(fmt::format("{}: this primitive is bound to a different event loop", what));
     }
     return running;
   }
-  EventLoop* bound_loop() const noexcept { return loop_; }
 
  private:
-  EventLoop* loop_ = nullptr;
+  std::uint64_t loop_id_ = 0;  // 0: not bound yet (ids start at 1)
 };
 
 // `co_await settle(waiter)` waits like `co_await waiter`, but returns what

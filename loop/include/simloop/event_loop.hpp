@@ -31,6 +31,11 @@
 //    coroutine that made it (docs/loop.md, "Lifetimes").
 //  - Futures and tasks must not outlive the EventLoop object they belong to
 //    (they may outlive close()).
+//  - id() is unique in the process: each loop takes the next value of one
+//    process-wide counter, so a loop built where a destroyed one lived has
+//    another id. Ids are never reused (64 bits do not wrap) and are part of
+//    no seeded decision: they differ between runs of one seed, and nothing
+//    a run prints or records depends on them.
 #pragma once
 
 #include <atomic>
@@ -168,6 +173,10 @@ class EventLoop {
   template <class F>
   auto run_in_executor(F fn) -> Future<std::invoke_result_t<F&>>;
 
+  // ---- identity ---------------------------------------------------------------
+  // This loop's process-unique id (see the contract), from 1 up.
+  std::uint64_t id() const noexcept { return id_; }
+
   // ---- time -----------------------------------------------------------------
   // The loop's clock: virtual nanoseconds under simulation.
   Duration time() const noexcept { return clock_->now(); }
@@ -295,6 +304,7 @@ class EventLoop {
   };
   void unregister_task(detail::TaskBase* task) noexcept;
 
+  const std::uint64_t id_;
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<Selector> selector_;
   std::unique_ptr<Executor> executor_;
