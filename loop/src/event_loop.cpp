@@ -436,18 +436,7 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
 }
 
 void EventLoop::default_exception_handler(EventLoop& loop, const ExceptionContext& context) {
-  std::string what;
-  if (context.exception) {
-    try {
-      std::rethrow_exception(context.exception);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (const CancelledError& e) {
-      what = fmt::format("CancelledError({})", e.message());
-    } catch (...) {
-      what = "unknown exception";
-    }
-  }
+  const std::string what = context.exception ? describe_exception(context.exception) : std::string();
   std::string line = fmt::format("simloop [t={}ns]: {}", loop.time().count(), context.message);
   if (!context.source.empty()) line += fmt::format("\n  source: {}", context.source);
   if (!what.empty()) line += fmt::format("\n  exception: {}", what);

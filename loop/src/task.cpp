@@ -230,7 +230,7 @@ std::string TaskBase::task_repr() const {
     } catch (const std::exception& e) {
       what = e.what();
     } catch (...) {
-      what = "non-standard exception";
+      what = describe_exception(f.exception_);
     }
     out += fmt::format(" exception={}", what);
   }

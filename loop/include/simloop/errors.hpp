@@ -7,8 +7,11 @@
 //    swallow the cancel request (then call Task::uncancel()).
 //  - Every misuse of the API raises its own type, derived from simloop::Error,
 //    with a message that says what was wrong and what to do instead.
+//  - describe_exception(e) names any exception in one line, whatever its
+//    type (C++ lets a program throw an int or a string as well).
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -90,5 +93,22 @@ class DeadlockError : public Error {
  public:
   using Error::Error;
 };
+
+// One line naming the exception `e` holds and what it says:
+//  - a std::exception: "<its dynamic type>: <what()>", e.g.
+//    "std::runtime_error: boom" or "simloop::TimeoutError: ...", the type of
+//    a std::throw_with_nested wrapper being the type it wraps, followed by
+//    " (caused by <the nested exception described>)";
+//  - a CancelledError: "CancelledError(<message>)";
+//  - an arithmetic value, a C string or a std::string: its type and value,
+//    e.g. "an exception of type int: 42", "an exception of type const char*:
+//    \"oops\"" (strings quoted and escaped as C literals);
+//  - anything else: "an exception of type <its type>", e.g. "an exception of
+//    type simloop::sim::AssertionFailed" (the type is named where the C++
+//    runtime can, else "an exception of unknown type");
+//  - a null exception_ptr: "no exception".
+// Type names are demangled where the C++ runtime can, with the library's
+// inline namespaces (std::__cxx11, std::__1) left out.
+std::string describe_exception(const std::exception_ptr& e);
 
 }  // namespace simloop
