@@ -1,12 +1,20 @@
 // Replay wired into the exploration runner (explore.hpp).
 #include <simloop/replay/explore.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
+
+#include <simloop/replay/format.hpp>
+#include <simloop/sim/crash.hpp>
 
 namespace simloop::replay {
 
@@ -106,9 +114,50 @@ void apply_options(const std::string& text, sim::RunnerOptions& o) {
   }
 }
 
+namespace {
+
+// Refuses, before any run, a replay directory that cannot take a file: a
+// failure found later must not lose its replay file.
+void check_writable_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    throw std::invalid_argument(
+        fmt::format("SIMLOOP_REPLAY_DIR={}: cannot create the directory for replay files: {}", dir, ec.message()));
+  }
+  if (!fs::is_directory(dir, ec)) {
+    throw std::invalid_argument(fmt::format("SIMLOOP_REPLAY_DIR={}: not a directory", dir));
+  }
+  const std::string probe = (fs::path(dir) / ".simloop-write-check").string();
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::invalid_argument(
+        fmt::format("SIMLOOP_REPLAY_DIR={}: cannot write replay files there: {}", dir, std::strerror(errno)));
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+// Saves `t`; on failure returns the line that says why (the report keeps
+// everything else).
+std::string try_save(const Trace& t, const std::string& path) {
+  try {
+    save_trace(t, path);
+    return {};
+  } catch (const std::exception& e) {
+    return fmt::format("  replay file: could not be written: {}\n", e.what());
+  }
+}
+
+}  // namespace
+
 ReplayObserver::ReplayObserver(sim::RunnerOptions& options, ReplayEnv env) : env_(std::move(env)) {
   info_ = RunInfo{options.test_name, sim::to_string(options.strategy), sim::to_string(options.sim.fidelity), 0};
-  if (!env_.replay_file) return;
+  if (!env_.replay_file) {
+    check_writable_dir(env_.dir);
+    return;
+  }
   Trace t = load_trace(*env_.replay_file);
   if (!options.test_name.empty() && t.test != options.test_name) {
     throw std::invalid_argument(fmt::format("SIMLOOP_REPLAY={}: this file records test '{}', not '{}'",
@@ -157,15 +206,97 @@ std::unique_ptr<sim::SimScheduler> ReplayObserver::make_scheduler(const sim::Run
   return list;
 }
 
+void ReplayObserver::prepare_crash_file(const sim::RunnerOptions& options) {
+  crash_.ready = true;
+  if (replay_) {
+    crash_.replaying = fmt::format("  replaying {}; this reproduces the crash: {}\n", *env_.replay_file,
+                                   replay_command(*env_.replay_file, options.program, options.program_args));
+    return;
+  }
+  Trace header;
+  header.simloop_version = SIMLOOP_VERSION_STRING;
+  header.test = info_.test;
+  header.strategy = info_.strategy;
+  header.fidelity = info_.fidelity;
+  header.options = format_options(options);
+  const std::string text = serialize(header);
+  crash_.prefix = text.substr(0, text.find("\nseed ") + 1);
+  // Split the file's path and its replay command around the seed's digits.
+  const std::string marker = "SIMLOOPSEEDMARK";  // plain characters: quoting treats it like digits
+  const std::string path = replay_path(env_.dir, info_.test, 0, false);
+  const std::size_t at = path.rfind("seed0");
+  crash_.path_before = path.substr(0, at + 4);
+  crash_.path_after = path.substr(at + 5);
+  const std::string cmd =
+      replay_command(crash_.path_before + marker + crash_.path_after, options.program, options.program_args);
+  const std::size_t m = cmd.find(marker);
+  crash_.command_before = cmd.substr(0, m);
+  crash_.command_after = cmd.substr(m + marker.size());
+}
+
+// Runs inside the crash handler: write(2) and integer formatting only.
+void ReplayObserver::write_crash_file(void* context, const char* failure, std::uint64_t seed) {
+  auto* self = static_cast<ReplayObserver*>(context);
+  const CrashFile& c = self->crash_;
+  if (!c.replaying.empty()) {
+    sim::crash::SafeWriter(STDERR_FILENO).text(c.replaying);
+    return;
+  }
+  char path[4096];
+  std::size_t n = 0;
+  auto append = [&](const char* s, std::size_t len) {
+    for (std::size_t i = 0; i < len && n + 1 < sizeof path; ++i) path[n++] = s[i];
+  };
+  append(c.path_before.data(), c.path_before.size());
+  char digits[20];
+  std::size_t nd = 0;
+  for (std::uint64_t v = seed; nd == 0 || v != 0; v /= 10) digits[nd++] = static_cast<char>('0' + v % 10);
+  for (std::size_t i = nd; i > 0; --i) append(&digits[i - 1], 1);
+  append(c.path_after.data(), c.path_after.size());
+  path[n] = '\0';
+  const std::vector<Choice>& choices = self->recorder_.choices();
+  const int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool written = false;
+  if (fd >= 0) {
+    sim::crash::SafeWriter out(fd);
+    out.text(c.prefix).text("seed ").number(seed).text("\nfailure \"").text(failure).text("\"\nchoices ");
+    out.number(choices.size()).text("\n");
+    std::uint64_t last_step = 0;
+    for (const Choice& ch : choices) {
+      // Steps never go backwards in a valid file.
+      last_step = ch.step > last_step ? ch.step : last_step;
+      out.text("c ").number(last_step).text(" ").text(kind_name(ch.kind)).text(" ").number(ch.n).text(" ");
+      out.number(ch.value).text("\n");
+    }
+    out.text("digests 0\nevents 0\n");
+    const std::uint64_t sum = out.hash();
+    out.text("checksum ").hex16(sum).text("\n");
+    out.flush();
+    written = out.ok();
+    ::close(fd);
+  }
+  sim::crash::SafeWriter err(STDERR_FILENO);
+  if (written) {
+    err.text("  replay file: ").text(path).text(" (").number(choices.size()).text(" choices made before the crash)\n");
+    err.text("  replay it: ").text(c.command_before);
+    err.number(seed).text(c.command_after).text("\n");
+  } else {
+    err.text("  replay file: could not write ").text(path).text("\n");
+  }
+}
+
 void ReplayObserver::on_run_start(const sim::RunContext& ctx, sim::SimLoop& loop, sim::SimScheduler& scheduler) {
   recorder_.reset();
   recorder_.begin(loop);
   scheduler.add_observer(&recorder_);
   info_.seed = ctx.seed;
   if (replay_) recorder_.expect_digests(replay_->digests);
+  if (!crash_.ready) prepare_crash_file(*ctx.options);
+  sim::crash::set_extra(&ReplayObserver::write_crash_file, this);
 }
 
 std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::RunOutcome& outcome) {
+  sim::crash::clear_extra();
   recorder_.finish();
   if (ctx.attempt != 1) return {};
   if (replay_) {
@@ -187,7 +318,10 @@ std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::Ru
     const std::string now = outcome.failed() ? failure_text(outcome) : std::string();
     reproduced_ = exact && outcome.failed() && same_failure(now, replay_->failure);
     if (reproduced_) {
-      v += fmt::format("  replay: reproduced exactly ({} choices, digests match)\n", replay_->choices.size());
+      v += replay_->digests.empty()
+               ? fmt::format("  replay: reproduced exactly ({} choices; the file holds no digests to check)\n",
+                             replay_->choices.size())
+               : fmt::format("  replay: reproduced exactly ({} choices, digests match)\n", replay_->choices.size());
     } else if (exact && !outcome.failed()) {
       v += "  replay: followed the recording exactly but the run passed (recorded: " + replay_->failure + ")\n";
     } else if (exact) {
@@ -205,8 +339,8 @@ std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::Ru
       path.insert(path.size() - std::string_view(".simloop-replay").size(), ".continued");
       Trace t = recorder_.trace(info_, now);
       t.options = replay_->options;
-      save_trace(t, path);
-      v += "  the continued run was saved to " + path + "\n";
+      const std::string problem = try_save(t, path);
+      v += problem.empty() ? "  the continued run was saved to " + path + "\n" : problem;
       verdict_ = v;
     }
     return v;
@@ -215,9 +349,13 @@ std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::Ru
   Trace t = recorder_.trace(info_, failure_text(outcome));
   t.options = format_options(*ctx.options);
   original_path_ = replay_path(env_.dir, t.test, t.seed, false);
-  save_trace(t, original_path_);
+  const std::string problem = try_save(t, original_path_);
   failing_ = std::move(t);
   failing_kind_ = outcome.failure;
+  if (!problem.empty()) {
+    original_path_.clear();
+    return problem;
+  }
   return fmt::format("  replay file: {} ({} choices, {} non-zero)\n  replay it: {}\n", original_path_,
                      failing_->choices.size(), failing_->nonzero_choices(),
                      replay_command(original_path_, ctx.options->program, ctx.options->program_args));
@@ -283,7 +421,10 @@ std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, con
   };
   MinimizeResult m = minimize(original, oracle, MinimizeOptions{env_.minimize_runs});
   const std::string path = replay_path(env_.dir, original.test, original.seed, true);
-  save_trace(m.best, path);
+  if (std::string problem = try_save(m.best, path); !problem.empty()) {
+    return fmt::format("  minimized: {} non-zero choices (from {}) in {} runs\n{}", m.minimized_size, m.original_size,
+                       m.runs, problem);
+  }
   return fmt::format(
       "  minimized: {} non-zero choices (from {}; {} of {} choices kept) in {} runs{}\n  minimized file: {}\n  replay "
       "it: {}\n",
@@ -301,7 +442,13 @@ sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions opt
   options.observers.push_back(&observer);
   sim::ExploreResult result = sim::explore(scenario, options);
   if (result.failure && !observer.replaying()) {
+    // A minimizer run that crashes names the failure it was minimizing.
+    sim::crash::begin_exploration(options);
+    sim::crash::set_run(result.failure->seed, result.runs);
+    sim::crash::set_note(fmt::format("while minimizing the failure of this seed (saved in {}): a minimizer run crashed",
+                                     observer.original_path()));
     std::string extra = observer.minimize_and_save(scenario, options);
+    sim::crash::end_exploration();
     if (!extra.empty()) {
       if (options.log != nullptr && options.log_failure) {
         fmt::print(options.log, "{}", extra);

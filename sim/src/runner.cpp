@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <simloop/sim/crash.hpp>
 #include <simloop/task.hpp>
 
 namespace simloop::sim {
@@ -526,9 +527,16 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
     fmt::print(options.log, "{}\n", describe_config(options));
     std::fflush(options.log);
   }
+  // A run that kills the process still leaves its seed and reproduce line.
+  crash::install();
+  crash::begin_exploration(options);
+  struct EndExploration {
+    ~EndExploration() { crash::end_exploration(); }
+  } end_exploration;
   ExploreResult result;
   for (std::uint64_t i = options.shard_index; i < options.runs; i += options.total_shards) {
     const std::uint64_t seed = options.seed + i;
+    crash::set_run(seed, result.runs + 1);
     RunContext ctx{&options, seed, i, 1};
     RunOutcome outcome;
     if (options.check_determinism) {

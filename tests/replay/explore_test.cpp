@@ -50,7 +50,7 @@ class ReplayExplore : public ::testing::Test {
     e.minimize_runs = 200;
     return e;
   }
-  // The replay directory does not exist until something writes to it.
+  // The replay directory does not exist until replay::explore checks it.
   simloop::testing::ScopedTempDir tmp_{"replay-explore"};
   std::filesystem::path dir_ = tmp_.path() / "replays";
 };
@@ -58,7 +58,29 @@ class ReplayExplore : public ::testing::Test {
 TEST_F(ReplayExplore, FifoCannotReachTheBugAndWritesNothing) {
   const sim::ExploreResult r = replay::explore(&overdraft, options(sim::Strategy::Fifo), env());
   EXPECT_TRUE(r.ok());
-  EXPECT_FALSE(std::filesystem::exists(dir_));
+  // Made (and checked writable) before the first run, but left empty.
+  ASSERT_TRUE(std::filesystem::is_directory(dir_));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_));
+}
+
+TEST_F(ReplayExplore, AnUnwritableReplayDirectoryIsRefusedBeforeAnyRun) {
+  // A file where the directory should be: nothing can be written under it.
+  std::filesystem::create_directories(tmp_.path());
+  std::ofstream(tmp_.path() / "not-a-dir") << "x";
+  ReplayEnv e = env();
+  e.dir = (tmp_.path() / "not-a-dir" / "replays").string();
+  int runs = 0;
+  auto counted = [&runs](sim::SimLoop& loop) {
+    ++runs;
+    return overdraft(loop);
+  };
+  try {
+    replay::explore(counted, options(), e);
+    ADD_FAILURE() << "an unwritable SIMLOOP_REPLAY_DIR was accepted";
+  } catch (const std::invalid_argument& err) {
+    EXPECT_NE(std::string(err.what()).find("SIMLOOP_REPLAY_DIR=" + e.dir), std::string::npos) << err.what();
+  }
+  EXPECT_EQ(runs, 0);
 }
 
 TEST_F(ReplayExplore, FailureWritesOriginalAndMinimizedFilesThatReplayExactly) {

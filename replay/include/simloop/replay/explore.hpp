@@ -81,6 +81,20 @@ class ReplayObserver final : public sim::RunObserver {
   std::string original_path_;
   std::optional<std::string> verdict_;
   bool reproduced_ = false;
+
+  // Crash capture (sim/crash.hpp): what the handler needs to write this
+  // run's replay file, formatted before the run.
+  struct CrashFile {
+    bool ready = false;
+    std::string prefix;                                          // the file's lines before "seed"
+    std::string path_before;                                     // "<dir>/<test>-seed"
+    std::string path_after;                                      // ".simloop-replay"
+    std::string command_before, command_between, command_after;  // around the path's seed
+    std::string replaying;                                       // replay mode: the lines to print instead
+  };
+  void prepare_crash_file(const sim::RunnerOptions& options);
+  static void write_crash_file(void* self, const char* failure, std::uint64_t seed);
+  CrashFile crash_;
 };
 
 // sim::explore with replay (see the file header). `env` defaults to the environment.
