@@ -18,8 +18,10 @@
 // nothing. The scenario awaits every task it starts, so no task outlives
 // the inventory they share (docs/loop.md, "Lifetimes").
 //
-// Exit status: 0 no failure, 1 a failure was found (or replayed), 2 bad
-// input (a bad variable, a missing or damaged replay file).
+// Exit status (sim::exit_status): 0 no failure, 1 a failure found (or
+// replayed exactly), 2 bad input (a bad variable, a missing or damaged
+// replay file), 3-5 a replay that failed differently, diverged and still
+// fails, or diverged and passed.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -93,11 +95,10 @@ int main(int argc, char** argv) {
     result = simloop::replay::explore(shop, options);
   } catch (const std::exception& e) {
     fmt::print(stderr, "bug_hunt: {}\n", e.what());
-    return 2;
+    return sim::kExitBadInput;
   }
-  if (result.ok()) {
+  if (result.ok() && result.replay_verdict == sim::ReplayVerdict::None) {
     fmt::print("bug_hunt: no failure in {} runs\n", result.runs);
-    return 0;
   }
-  return 1;
+  return sim::exit_status(result);
 }

@@ -101,7 +101,11 @@ void apply_options(const std::string& text, sim::RunnerOptions& o) {
       if (v != "0" && v != "1") throw std::invalid_argument("replay options: buggify=" + v + " is not 0 or 1");
       o.sim.buggify = v == "1";
     } else if (key == "pct_depth") {
+      // The same range as SIMLOOP_PCT_DEPTH: pct allocates per level.
       u32(o.sim.pct_depth);
+      if (o.sim.pct_depth < 1 || o.sim.pct_depth > 64) {
+        throw std::invalid_argument("replay options: pct_depth=" + v + " is outside 1..64 (as SIMLOOP_PCT_DEPTH)");
+      }
     } else if (key == "pct_horizon") {
       o.sim.pct_horizon = parse_u64(key, v);
     } else if (key == "max_steps") {
@@ -316,19 +320,31 @@ std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::Ru
       v += "  replay diverged: " + *recorder_.digest_mismatch() + "\n";
     }
     const std::string now = outcome.failed() ? failure_text(outcome) : std::string();
-    reproduced_ = exact && outcome.failed() && same_failure(now, replay_->failure);
+    // A divergence alone is not the program failing.
+    const bool failing = outcome.failed() && outcome.failure != sim::FailureKind::Divergence;
+    reproduced_ = exact && failing && same_failure(now, replay_->failure);
     if (reproduced_) {
+      verdict_kind_ = sim::ReplayVerdict::Reproduced;
       v += replay_->digests.empty()
                ? fmt::format("  replay: reproduced exactly ({} choices; the file holds no digests to check)\n",
                              replay_->choices.size())
                : fmt::format("  replay: reproduced exactly ({} choices, digests match)\n", replay_->choices.size());
-    } else if (exact && !outcome.failed()) {
-      v += "  replay: followed the recording exactly but the run passed (recorded: " + replay_->failure + ")\n";
+    } else if (exact && !failing) {
+      verdict_kind_ = sim::ReplayVerdict::Passed;
+      v += "  replay: followed the recording exactly and passed: the recorded failure no longer happens (recorded: " +
+           replay_->failure + ")\n";
     } else if (exact) {
+      verdict_kind_ = sim::ReplayVerdict::FailedDifferently;
       v += "  replay: followed the recording exactly but failed differently (recorded: " + replay_->failure + ")\n";
+    } else if (failing) {
+      verdict_kind_ = sim::ReplayVerdict::DivergedFailing;
+      v += "  replay: diverged from the recording (above) and still fails: " + now + " (recorded: " + replay_->failure +
+           ")\n";
     } else {
-      v +=
-          "  replay: NOT reproduced: the run left the recorded schedule (recorded failure: " + replay_->failure + ")\n";
+      verdict_kind_ = sim::ReplayVerdict::DivergedPassing;
+      v += "  replay: diverged from the recording (above) and passed: the recorded failure no longer happens "
+           "(recorded: " +
+           replay_->failure + "); the program changed since the file was written\n";
     }
     verdict_ = v;
     list_ = nullptr;
@@ -460,6 +476,7 @@ sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions opt
   if (observer.replaying() && result.ok() && observer.replay_verdict() && options.log != nullptr) {
     fmt::print(options.log, "{}", *observer.replay_verdict());
   }
+  result.replay_verdict = observer.verdict();
   return result;
 }
 

@@ -29,6 +29,30 @@ const char* to_string(FailureKind kind) noexcept {
   return "unknown";
 }
 
+const char* to_string(ReplayVerdict verdict) noexcept {
+  switch (verdict) {
+    case ReplayVerdict::None: return "none";
+    case ReplayVerdict::Reproduced: return "reproduced exactly";
+    case ReplayVerdict::FailedDifferently: return "followed the recording, failed differently";
+    case ReplayVerdict::Passed: return "followed the recording, passed";
+    case ReplayVerdict::DivergedFailing: return "diverged, still failing";
+    case ReplayVerdict::DivergedPassing: return "diverged, passing";
+  }
+  return "unknown";
+}
+
+int exit_status(const ExploreResult& r) noexcept {
+  switch (r.replay_verdict) {
+    case ReplayVerdict::None: return r.ok() ? 0 : 1;
+    case ReplayVerdict::Reproduced: return 1;
+    case ReplayVerdict::Passed: return 0;
+    case ReplayVerdict::FailedDifferently: return 3;
+    case ReplayVerdict::DivergedFailing: return 4;
+    case ReplayVerdict::DivergedPassing: return 5;
+  }
+  return 1;
+}
+
 // ---- durations and the environment -----------------------------------------------
 
 std::optional<Duration> parse_duration(std::string_view text) {

@@ -32,6 +32,17 @@ Coro<void> overdraft_changed(sim::SimLoop&) {
   if (balance < 0) throw sim::AssertionFailed("the account was overdrawn: balance " + std::to_string(balance));
 }
 
+// The same programs without the check: what a user replays after fixing the bug.
+Coro<void> overdraft_unchecked(sim::SimLoop&) {
+  Account account;
+  co_await replay_fixtures::bank(&account);
+}
+
+Coro<void> overdraft_changed_unchecked(sim::SimLoop&) {
+  Account account;
+  co_await replay_fixtures::bank_changed(&account);
+}
+
 class ReplayExplore : public ::testing::Test {
  protected:
   sim::RunnerOptions options(sim::Strategy strategy = sim::Strategy::Random) const {
@@ -139,7 +150,35 @@ TEST_F(ReplayExplore, ChangedProgramReportsTheFirstDivergentChoice) {
   EXPECT_NE(report.find("running: step"), std::string::npos) << report;
   EXPECT_NE(report.find("main"), std::string::npos) << report;  // the task running
   EXPECT_EQ(report.find("reproduced exactly"), std::string::npos) << report;
-  EXPECT_NE(report.find("NOT reproduced"), std::string::npos) << report;
+  EXPECT_NE(report.find("replay: diverged from the recording (above) and still fails"), std::string::npos) << report;
+  EXPECT_EQ(changed.replay_verdict, sim::ReplayVerdict::DivergedFailing);
+  EXPECT_EQ(sim::exit_status(changed), 4);
+}
+
+// Each verdict has its own text and exit status, so a script can tell a
+// fixed bug from a schedule that no longer applies.
+TEST_F(ReplayExplore, ReplayVerdictsAreDistinctInTextAndExitStatus) {
+  const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.replay_verdict, sim::ReplayVerdict::None);
+  EXPECT_EQ(sim::exit_status(r), 1);
+  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, false);
+
+  const sim::ExploreResult same = replay::explore(&overdraft, options(), env(original));
+  EXPECT_EQ(same.replay_verdict, sim::ReplayVerdict::Reproduced);
+  EXPECT_EQ(sim::exit_status(same), 1);
+
+  const sim::ExploreResult fixed = replay::explore(&overdraft_unchecked, options(), env(original));
+  EXPECT_TRUE(fixed.ok());
+  EXPECT_EQ(fixed.replay_verdict, sim::ReplayVerdict::Passed);
+  EXPECT_EQ(sim::exit_status(fixed), 0);
+
+  const sim::ExploreResult moved = replay::explore(&overdraft_changed_unchecked, options(), env(original));
+  EXPECT_EQ(moved.replay_verdict, sim::ReplayVerdict::DivergedPassing);
+  EXPECT_EQ(sim::exit_status(moved), 5);
+  ASSERT_FALSE(moved.ok()) << "a divergence is reported";
+  EXPECT_NE(moved.failure->report.find("and passed: the recorded failure no longer happens"), std::string::npos)
+      << moved.failure->report;
 }
 
 TEST_F(ReplayExplore, ContinueCarriesOnAfterTheDivergence) {

@@ -52,6 +52,7 @@ class ReplayObserver final : public sim::RunObserver {
   const std::string& original_path() const noexcept { return original_path_; }
   // Replay mode: the verdict on the replayed run (after it ran).
   const std::optional<std::string>& replay_verdict() const noexcept { return verdict_; }
+  sim::ReplayVerdict verdict() const noexcept { return verdict_kind_; }
   bool reproduced() const noexcept { return reproduced_; }
 
   // Minimizes the failing run with `scenario` and writes the minimized file;
@@ -80,6 +81,7 @@ class ReplayObserver final : public sim::RunObserver {
   sim::FailureKind failing_kind_ = sim::FailureKind::None;
   std::string original_path_;
   std::optional<std::string> verdict_;
+  sim::ReplayVerdict verdict_kind_ = sim::ReplayVerdict::None;
   bool reproduced_ = false;
 
   // Crash capture (sim/crash.hpp): what the handler needs to write this

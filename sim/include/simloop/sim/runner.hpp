@@ -200,11 +200,32 @@ struct Failure {
   std::string report;     // the full, printed report
 };
 
+// What a replay (SIMLOOP_REPLAY=<file>) concluded; set by replay::explore.
+enum class ReplayVerdict : std::uint8_t {
+  None,               // not a replay
+  Reproduced,         // the recorded schedule, the recorded failure
+  FailedDifferently,  // the recorded schedule, another failure
+  Passed,             // the recorded schedule, and the run passed: fixed
+  DivergedFailing,    // the program left the recorded schedule and still fails
+  DivergedPassing,    // it left the schedule and passed: the recorded failure no longer happens
+};
+const char* to_string(ReplayVerdict verdict) noexcept;
+
 struct ExploreResult {
   std::uint64_t runs = 0;  // runs done by this shard
   std::optional<Failure> failure;
+  ReplayVerdict replay_verdict = ReplayVerdict::None;
   bool ok() const noexcept { return !failure; }
 };
+
+// The exit status a program should end with (docs/exploration.md, "Exit
+// status"): 0 no failure (a replay: the recorded schedule passed), 1 a
+// failure found (a replay: reproduced exactly), 3 a replay on the recorded
+// schedule that failed differently, 4 a replay that diverged and still
+// fails, 5 a replay that diverged and passed. 2 is left for bad input
+// (ConfigError, a bad replay file), which programs catch themselves.
+int exit_status(const ExploreResult& result) noexcept;
+inline constexpr int kExitBadInput = 2;
 
 // One line: "simloop: <test> strategy=... fidelity=... seeds=... shard=...".
 std::string describe_config(const RunnerOptions& options);
