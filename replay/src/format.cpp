@@ -493,11 +493,18 @@ void save_trace(const Trace& trace, const std::string& path) {
     fs::create_directories(p.parent_path(), ec);
     if (ec) throw std::runtime_error(path + ": cannot create its directory: " + ec.message());
   }
+  const std::string text = serialize(trace);
+  // Every file written is one the parser accepts: a trace that would not
+  // read back is refused here, naming the problem, instead of being kept.
+  try {
+    (void)parse(text, path);
+  } catch (const ReplayFormatError& e) {
+    throw std::runtime_error(path + ": not written, the trace would not read back: " + e.problem());
+  }
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error(tmp + ": cannot open for writing: " + std::strerror(errno));
-    const std::string text = serialize(trace);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     out.flush();
     if (!out) throw std::runtime_error(tmp + ": write failed");

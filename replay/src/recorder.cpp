@@ -102,6 +102,7 @@ void Recorder::reset() {
   if (loop_ != nullptr && observing_) loop_->set_observer(nullptr);
   loop_ = nullptr;
   observing_ = false;
+  finished_ = false;
   current_ = nullptr;
   choices_.clear();
   digests_.clear();
@@ -115,12 +116,14 @@ void Recorder::reset() {
 
 void Recorder::attach(EventLoop& loop) {
   loop_ = &loop;
+  finished_ = false;
   observing_ = true;
   loop.set_observer(this);
 }
 
 void Recorder::begin(EventLoop& loop) {
   loop_ = &loop;
+  finished_ = false;
   observing_ = false;
 }
 
@@ -143,6 +146,7 @@ void Recorder::finish() {
   if (observing_) loop_->set_observer(nullptr);
   loop_ = nullptr;
   observing_ = false;
+  finished_ = true;
 }
 
 void Recorder::set_divergence(Divergence d) {

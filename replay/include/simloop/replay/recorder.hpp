@@ -87,6 +87,10 @@ class Recorder final : public LoopObserver, public sim::ChoiceObserver {
     record_choice(static_cast<std::uint8_t>(kind), n, value);
   }
   void record_choice(std::uint8_t kind, std::uint64_t n, std::uint64_t value) {
+    // The run is over once finish() ran: what the loop's teardown asks (a
+    // fake network closing) is not part of it, and would be recorded with
+    // no step to stand at.
+    if (finished_) return;
     choices_.push_back(Choice{n, value, loop_ != nullptr ? loop_->steps() : 0, kind});
     // A callback's cost is asked right after it ran: it belongs to its event.
     if (kind == static_cast<std::uint8_t>(ChoiceKind::CallbackCost) && current_ == nullptr && !events_.empty() &&
@@ -140,6 +144,7 @@ class Recorder final : public LoopObserver, public sim::ChoiceObserver {
 
   EventLoop* loop_ = nullptr;
   bool observing_ = false;  // attach() took the loop's observer slot
+  bool finished_ = false;   // finish() ran: choices are no longer recorded
   const Handle* current_ = nullptr;
   RawEvent pending_{};
   std::vector<Choice> choices_;
