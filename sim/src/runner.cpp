@@ -1,11 +1,16 @@
 #include <simloop/sim/runner.hpp>
 
+#include <unistd.h>
 #include <algorithm>
+
 #include <charconv>
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 
 #include <fmt/format.h>
 
+#include <simloop/primitive_errors.hpp>
 #include <simloop/sim/crash.hpp>
 #include <simloop/task.hpp>
 
@@ -99,6 +104,9 @@ std::uint64_t parse_count(const char* name, const char* text, std::uint64_t min)
   std::uint64_t value = 0;
   const std::string_view view(text);
   auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), value);
+  if (ec == std::errc::result_out_of_range && end == view.data() + view.size()) {
+    throw ConfigError(fmt::format("{}='{}': too large (at most {})", name, text, UINT64_MAX));
+  }
   if (view.empty() || ec != std::errc() || end != view.data() + view.size()) {
     throw ConfigError(fmt::format("{}='{}': not a non-negative integer (e.g. {}={})", name, text, name, min + 41));
   }
@@ -106,9 +114,87 @@ std::uint64_t parse_count(const char* name, const char* text, std::uint64_t min)
   return value;
 }
 
+// Every SIMLOOP_* variable some part of simloop reads (the runner, replay,
+// the test scripts); docs/exploration.md lists them.
+constexpr std::string_view kKnownVariables[] = {
+    "SIMLOOP_SEED",
+    "SIMLOOP_RUNS",
+    "SIMLOOP_STRATEGY",
+    "SIMLOOP_FIDELITY",
+    "SIMLOOP_PCT_DEPTH",
+    "SIMLOOP_MAX_STEPS",
+    "SIMLOOP_MAX_VTIME",
+    "SIMLOOP_CHECK_DETERMINISM",
+    "SIMLOOP_CANCEL",
+    "SIMLOOP_TOTAL_SHARDS",
+    "SIMLOOP_SHARD_INDEX",
+    "SIMLOOP_ALLOW_BACKGROUND_TASKS",
+    "SIMLOOP_MAX_SYNC_RESUMES",
+    "SIMLOOP_ISOLATE",
+    "SIMLOOP_REPLAY",
+    "SIMLOOP_REPLAY_DIR",
+    "SIMLOOP_REPLAY_CONTINUE",
+    "SIMLOOP_MINIMIZE_RUNS",
+    "SIMLOOP_PYTHON",
+    "SIMLOOP_BUILDS",
+    "SIMLOOP_JOBS",
+};
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::vector<std::string> unknown_variable_warnings(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const std::string& name : names) {
+    if (!name.starts_with("SIMLOOP_")) continue;
+    if (std::find(std::begin(kKnownVariables), std::end(kKnownVariables), name) != std::end(kKnownVariables)) continue;
+    std::string_view best;
+    std::size_t best_distance = SIZE_MAX;
+    for (std::string_view known : kKnownVariables) {
+      const std::size_t d = edit_distance(name, known);
+      if (d < best_distance) best_distance = d, best = known;
+    }
+    out.push_back(best_distance <= 3
+                      ? fmt::format("{} is not a simloop variable (did you mean {}?)", name, best)
+                      : fmt::format("{} is not a simloop variable (docs/exploration.md lists them)", name));
+  }
+  std::sort(out.begin(), out.end());  // the environment's own order is the process's, not ours
+  return out;
+}
+
+namespace {
+std::vector<std::string> environment_names() {
+  std::vector<std::string> names;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    names.emplace_back(kv.substr(0, kv.find('=')));
+  }
+  return names;
+}
 }  // namespace
 
 RunnerOptions options_from_env(RunnerOptions base) {
+  // A misspelt variable would silently do nothing: say so, once per process.
+  static const bool warned = [] {
+    for (const std::string& w : unknown_variable_warnings(environment_names()))
+      std::fprintf(stderr, "simloop: warning: %s\n", w.c_str());
+    return true;
+  }();
+  (void)warned;
   return options_from_env(std::move(base), [](const char* name) { return std::getenv(name); });
 }
 
@@ -120,6 +206,11 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
   };
   if (const char* v = get("SIMLOOP_SEED")) o.seed = parse_count("SIMLOOP_SEED", v, 0);
   if (const char* v = get("SIMLOOP_RUNS")) o.runs = parse_count("SIMLOOP_RUNS", v, 1);
+  if (o.runs - 1 > UINT64_MAX - o.seed) {
+    throw ConfigError(fmt::format(
+        "SIMLOOP_SEED={} with SIMLOOP_RUNS={}: the seeds would pass {} (the largest seed); lower one of them", o.seed,
+        o.runs, UINT64_MAX));
+  }
   if (const char* v = get("SIMLOOP_STRATEGY")) {
     auto s = parse_strategy(v);
     if (!s) throw ConfigError(fmt::format("SIMLOOP_STRATEGY='{}': unknown strategy (use fifo, random or pct)", v));
@@ -246,21 +337,28 @@ std::string reproduce_command(const RunnerOptions& o, std::uint64_t seed) {
 
 namespace {
 
-std::string describe_context(const ExceptionContext& c) {
-  std::string what;
-  if (c.exception) {
-    try {
-      std::rethrow_exception(c.exception);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (const CancelledError& e) {
-      what = fmt::format("CancelledError({})", e.message());
-    } catch (const AssertionFailed& e) {
-      what = e.message();
-    } catch (...) {
-      what = "an exception of unknown type";
+// One line for an exception that ended a run: an ExceptionGroup lists each
+// sub-exception (type and message, nested groups inside brackets), so two
+// failures with different causes never compare equal.
+std::string describe_failure(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const ExceptionGroup& group) {
+    std::string out = fmt::format("{}: [", group.what());
+    for (std::size_t i = 0; i < group.exceptions().size(); ++i) {
+      if (i > 0) out += "; ";
+      out += describe_failure(group.exceptions()[i]);
     }
+    return out + "]";
+  } catch (const AssertionFailed& a) {
+    return a.message();
+  } catch (...) {
+    return describe_exception(e);
   }
+}
+
+std::string describe_context(const ExceptionContext& c) {
+  const std::string what = c.exception ? describe_failure(c.exception) : std::string();
   std::string out = c.message;
   if (!c.source.empty()) out += fmt::format(" [{}]", c.source);
   if (!what.empty()) out += fmt::format(": {}", what);
@@ -402,10 +500,8 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
          fmt::format("CancelledError escaped the scenario{}{}", e.message().empty() ? "" : ": ", e.message()));
   } catch (const AssertionFailed& e) {
     fail(FailureKind::Assertion, e.message());
-  } catch (const std::exception& e) {
-    fail(FailureKind::Exception, fmt::format("the scenario raised: {}", e.what()));
   } catch (...) {
-    fail(FailureKind::Exception, "the scenario raised an exception of unknown type");
+    fail(FailureKind::Exception, fmt::format("the scenario raised: {}", describe_failure(std::current_exception())));
   }
 
   guard.end_with(nullptr);
@@ -540,6 +636,10 @@ std::optional<std::string> compare_runs(const std::vector<Choice>& c1, const std
 
 ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
   if (options.runs == 0) throw ConfigError("explore: runs must be at least 1");
+  if (options.runs - 1 > UINT64_MAX - options.seed) {
+    throw ConfigError(fmt::format("explore: seed {} with {} runs passes the largest seed, {}", options.seed,
+                                  options.runs, UINT64_MAX));
+  }
   if (options.total_shards == 0 || options.shard_index >= options.total_shards) {
     throw ConfigError(fmt::format("explore: shard index {} is not below the shard count {}", options.shard_index,
                                   options.total_shards));

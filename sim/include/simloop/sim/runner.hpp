@@ -127,6 +127,10 @@ struct RunnerOptions {
 // the variable and what is wrong. `getenv` is injectable for tests.
 RunnerOptions options_from_env(RunnerOptions base = {});
 RunnerOptions options_from_env(RunnerOptions base, const std::function<const char*(const char*)>& getenv);
+// For each SIMLOOP_* name in `names` that no part of simloop reads, a
+// warning naming the closest known variable (sorted; options_from_env()
+// prints them to stderr once per process).
+std::vector<std::string> unknown_variable_warnings(const std::vector<std::string>& names);
 // "1500ms", "2s", "10m", "1h", "250us", "7ns"; a bare number is seconds.
 std::optional<Duration> parse_duration(std::string_view text);
 std::string format_duration(Duration d);
