@@ -174,11 +174,12 @@ Coro<bool> Condition::wait() {
   detail::remove_first(waiters_, fut);
   // Re-acquire the lock even if the wait was cancelled; only CancelledError
   // is retried (another error must not make us spin). The most recent
-  // cancellation wins, as CPython's `raise err`.
+  // cancellation wins, as CPython's `raise err`. Not counted against the
+  // synchronous-resumption budget: wait() must return holding the lock.
   for (;;) {
     std::exception_ptr acquire_error;
     try {
-      co_await acquire();
+      co_await detail::uncounted(acquire());
     } catch (const CancelledError&) {
       acquire_error = std::current_exception();
     } catch (...) {

@@ -43,7 +43,8 @@ void StepHandle::on_future_done(FutureBase*) noexcept { owner_->step_scheduled_ 
 // ---- TaskBase ----------------------------------------------------------------
 
 TaskBase::TaskBase(FutureBase& self, std::string name, std::source_location created_at) noexcept
-    : self_(&self), step_(this, created_at), await_location_(created_at) {
+    : self_(&self), step_(this, created_at) {
+  trampoline_.await_location = created_at;
   if (!name.empty()) name_ = std::make_unique<std::string>(std::move(name));
 }
 
@@ -116,6 +117,7 @@ void TaskBase::step() {
   }
   loop.current_task_ = this;
   throw_cancel_ = cancel_now;
+  trampoline_.sync_resumes_left = loop.sync_resume_budget_;
   trampoline_.run(std::exchange(resume_point_, nullptr));
   loop.current_task_ = nullptr;
   throw_cancel_ = false;
@@ -213,7 +215,7 @@ std::string TaskBase::task_repr() const {
   const FutureBase& f = *self_;
   std::string out = fmt::format("<Task {} name='{}'", f.state_name(), name());
   if (!f.done()) {
-    const std::source_location& at = await_location_;
+    const std::source_location& at = trampoline_.await_location;
     out += fmt::format(" coro=<{} {} at {}:{}>", at.function_name(),
                        frame_destroyed_ ? "destroyed" : (loop().current_task_base() == this ? "running" : "suspended"),
                        at.file_name(), at.line());
@@ -279,8 +281,15 @@ TaskBase* suspend_current_task_on(FutureBase& f, std::coroutine_handle<> resume_
 
 void deliver_pending_cancel(TaskBase* task) { task->deliver_pending_cancel(); }
 
-void note_await_location(const std::source_location& where) noexcept {
-  if (TaskBase* task = running_task()) task->note_await_location(where);
+void raise_sync_resume_budget_exceeded(Trampoline& t) {
+  // A coroutine runs only inside its task's step, so a task is running.
+  TaskBase* task = running_task();
+  const std::uint64_t limit = task != nullptr ? task->loop().max_sync_resumes() : 0;
+  t.sync_resumes_left = sync_resume_budget(limit);  // as at the start of a step
+  throw SyncResumeBudgetError(fmt::format(
+      "more than {} synchronous resumptions in one step of task '{}' without yielding to the loop (a livelock that "
+      "never suspends?); the limit is EventLoop::set_max_sync_resumes (SIMLOOP_MAX_SYNC_RESUMES in the runner)",
+      limit, task != nullptr ? task->name() : std::string("?")));
 }
 
 void deliver_pending_cancel_to_current() {

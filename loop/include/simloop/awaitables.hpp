@@ -252,6 +252,10 @@ class LoopBound {
 class Settle {
  public:
   explicit Settle(const Future<void>& waiter) noexcept : inner_{waiter.state()} {}
+  // Never counted: a primitive queues its waiter before this co_await, and a
+  // SyncResumeBudgetError raised at it would strand that waiter. (It waits
+  // on a new, pending future: it suspends.)
+  bool counts_as_sync_resume() const noexcept { return false; }
   bool await_ready() const noexcept { return inner_.await_ready(); }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
     try {

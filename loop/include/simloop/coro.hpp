@@ -16,11 +16,19 @@
 //    without raising it in its own frame.
 //  - co_await inside a coroutine records the source location of the await in
 //    the running task, so task dumps say where each task is suspended.
+//  - co_await inside a coroutine counts against the step's budget of
+//    synchronous resumptions (EventLoop::max_sync_resumes) unless the
+//    awaitable says it will suspend (counts_as_sync_resume() is false: sleep,
+//    a pending future); past the budget it raises SyncResumeBudgetError
+//    before awaiting anything. `co_await detail::uncounted(coro)` is not
+//    counted, for cleanup that must run even then.
 //  - Never take a parameter by reference when the argument may be a
 //    temporary: the frame outlives the caller's expression.
 #pragma once
 
+#include <concepts>
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <source_location>
 #include <type_traits>
@@ -34,8 +42,6 @@ namespace simloop {
 
 namespace detail {
 
-// Records where the running task awaits (no-op outside a task).
-void note_await_location(const std::source_location& where) noexcept;
 // Raises the running task's pending CancelledError, if any (a task cancelled
 // before its first step sees it at the top of its coroutine).
 void deliver_pending_cancel_to_current();
@@ -45,13 +51,40 @@ void deliver_pending_cancel_to_current();
 // the next one here and suspends; the task's step resumes `next` in a loop.
 // Returning a handle from await_suspend would be neater, but GCC makes that a
 // tail call only when optimizing: at -O0 a chain of N awaits nests N frames.
+// The trampoline also holds what each co_await of the task's coroutines
+// updates, so an await reaches it through its promise, without a call: the
+// source location of the last co_await, and the step's budget of
+// synchronous resumptions.
 struct Trampoline {
   std::coroutine_handle<> next;
+  // Counted co_awaits the step may still make; set at each step's start.
+  // Signed, so the count and its check are one decrement and a sign test.
+  std::int64_t sync_resumes_left = 0;
+  // Where the task's coroutine last awaited (before its first step: where
+  // the task was created).
+  std::source_location await_location;
   void run(std::coroutine_handle<> first) {
     next = first;
     while (next) std::exchange(next, nullptr).resume();
   }
 };
+
+// Raises SyncResumeBudgetError for the running task and gives `t` a full
+// budget again, so code that catches it may tidy up before the next one.
+[[noreturn]] void raise_sync_resume_budget_exceeded(Trampoline& t);
+
+// Whether `co_await a` counts as a synchronous resumption: an awaitable may
+// say it will suspend (counts_as_sync_resume() false); any other counts.
+template <class A>
+bool counts_as_sync_resume(const A& a) noexcept {
+  if constexpr (requires {
+                  { a.counts_as_sync_resume() } -> std::convertible_to<bool>;
+                }) {
+    return a.counts_as_sync_resume();
+  } else {
+    return true;
+  }
+}
 
 struct CoroPromiseBase {
   std::coroutine_handle<> continuation;
@@ -79,9 +112,13 @@ struct CoroPromiseBase {
   FinalAwaiter final_suspend() const noexcept { return {}; }
   void unhandled_exception() noexcept { exception = std::current_exception(); }
 
+  // `trampoline` is set before the coroutine first runs, so it is set here,
+  // and it is the running task's: a coroutine runs only in its task's steps.
   template <class A>
-  A&& await_transform(A&& awaitable, std::source_location where = std::source_location::current()) noexcept {
-    note_await_location(where);
+  A&& await_transform(A&& awaitable, std::source_location where = std::source_location::current()) {
+    trampoline->await_location = where;
+    if (counts_as_sync_resume(awaitable) && --trampoline->sync_resumes_left < 0) [[unlikely]]
+      raise_sync_resume_budget_exceeded(*trampoline);
     return static_cast<A&&>(awaitable);
   }
 
@@ -99,6 +136,8 @@ struct Propagate {
   // The caller's variable, copied when the coroutine suspends here: the
   // awaiter itself is trivially destructible.
   const std::exception_ptr* error;
+  // An end of the coroutine, as co_return is: not counted.
+  bool counts_as_sync_resume() const noexcept { return false; }
   bool await_ready() const noexcept { return false; }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) const noexcept {
@@ -186,5 +225,26 @@ class [[nodiscard]] Coro {
   explicit Coro(handle_type h) noexcept : h_(h) {}
   handle_type h_;
 };
+
+namespace detail {
+// `co_await uncounted(coro)` awaits `coro` as `co_await coro` does, without
+// counting it against the step's synchronous-resumption budget: cleanup that
+// must run (leaving a TaskGroup, re-acquiring a Condition's lock) is never
+// skipped by a SyncResumeBudgetError raised at its co_await.
+template <class T>
+class [[nodiscard]] Uncounted {
+ public:
+  explicit Uncounted(Coro<T> coro) noexcept : coro_(std::move(coro)) {}
+  bool counts_as_sync_resume() const noexcept { return false; }
+  typename Coro<T>::Awaiter operator co_await() && noexcept { return typename Coro<T>::Awaiter{coro_.handle()}; }
+
+ private:
+  Coro<T> coro_;  // owns the frame until the co_await's full expression ends
+};
+template <class T>
+Uncounted<T> uncounted(Coro<T> coro) noexcept {
+  return Uncounted<T>(std::move(coro));
+}
+}  // namespace detail
 
 }  // namespace simloop

@@ -93,6 +93,13 @@ class DeadlockError : public Error {
  public:
   using Error::Error;
 };
+// One step of a task resumed its coroutines synchronously more often than
+// EventLoop::max_sync_resumes() allows: a loop of co_awaits that all complete
+// at once never yields, and would run forever inside one callback.
+class SyncResumeBudgetError : public Error {
+ public:
+  using Error::Error;
+};
 
 // One line naming the exception `e` holds and what it says:
 //  - a std::exception: "<its dynamic type>: <what()>", e.g.

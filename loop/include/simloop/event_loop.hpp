@@ -31,6 +31,15 @@
 //    coroutine that made it (docs/loop.md, "Lifetimes").
 //  - Futures and tasks must not outlive the EventLoop object they belong to
 //    (they may outlive close()).
+//  - One step of a task may resume its coroutines synchronously at most
+//    max_sync_resumes() times (default 10'000'000; 0: no limit). A
+//    synchronous resumption is a co_await that goes on without suspending
+//    the task: of a Coro, of a future or task already done, of any other
+//    awaitable but sleep(). The next one raises SyncResumeBudgetError at its
+//    co_await, as any exception raised there (the task fails with it unless
+//    caught), and so does each further max_sync_resumes() ones in the step.
+//    The count is the task's own code path, so it is deterministic; it is no
+//    seeded decision. set_max_sync_resumes takes effect at the next step.
 //  - id() is unique in the process: each loop takes the next value of one
 //    process-wide counter, so a loop built where a destroyed one lived has
 //    another id. Ids are never reused (64 bits do not wrap) and are part of
@@ -42,6 +51,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -66,6 +76,13 @@ class TaskBase;
 // The loop running on this thread (EventLoop::running()). Constant-initialized
 // and trivially destructible, so reading it is a plain thread-local load.
 inline thread_local EventLoop* t_running_loop = nullptr;
+// The counted co_awaits a step may make under max_sync_resumes() == limit
+// (EventLoop's contract): `limit`, or for 0 (and past 2^63 - 1) more than
+// can ever happen.
+constexpr std::int64_t sync_resume_budget(std::uint64_t limit) noexcept {
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(limit != 0 && limit < kMax ? limit : kMax);
+}
 }  // namespace detail
 
 template <class T>
@@ -208,6 +225,13 @@ class EventLoop {
                       std::source_location where = std::source_location::current());  // task.hpp
   // The task whose step is running now, or null.
   detail::TaskBase* current_task_base() const noexcept { return current_task_; }
+  // The synchronous resumptions one step may make (see the contract); 0: no limit.
+  static constexpr std::uint64_t kDefaultMaxSyncResumes = 10'000'000;
+  void set_max_sync_resumes(std::uint64_t limit) noexcept {
+    max_sync_resumes_ = limit;
+    sync_resume_budget_ = detail::sync_resume_budget(limit);
+  }
+  std::uint64_t max_sync_resumes() const noexcept { return max_sync_resumes_; }
 
   // ---- run-scoped state -------------------------------------------------------
   // A T built from args, alive until close() has destroyed every task frame
@@ -337,6 +361,8 @@ class EventLoop {
   detail::TaskBase* tasks_tail_ = nullptr;
   detail::TaskBase* current_task_ = nullptr;
   std::uint64_t tasks_created_ = 0;
+  std::uint64_t max_sync_resumes_ = kDefaultMaxSyncResumes;
+  std::int64_t sync_resume_budget_ = detail::sync_resume_budget(kDefaultMaxSyncResumes);  // what a step starts with
 
   std::vector<std::unique_ptr<KeptBase>> kept_;  // keep(): in order of making
 

@@ -272,6 +272,9 @@ class Future {
   // The shared state; null for an empty handle (unchecked, for simloop's own use).
   detail::FutureState<T>* state() const noexcept { return s_; }
 
+  // Whether co_await on it goes on without suspending (it is done): such a
+  // co_await counts against the step's budget (EventLoop::max_sync_resumes).
+  bool counts_as_sync_resume() const noexcept { return s_ != nullptr && s_->done(); }
   detail::FutureAwaiter<T, false> operator co_await() const& { return {checked("co_await")}; }
   detail::FutureAwaiter<T, true> operator co_await() && { return {checked("co_await")}; }
 

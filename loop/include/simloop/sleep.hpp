@@ -64,6 +64,8 @@ class [[nodiscard]] Sleep {
   Sleep(Sleep&&) noexcept = default;
   ~Sleep() { cancel_timer(); }
 
+  // A sleep always suspends the task (sleep(0) for one iteration).
+  bool counts_as_sync_resume() const noexcept { return false; }
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
     if (delay_ <= Duration{0}) {

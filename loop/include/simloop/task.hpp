@@ -93,7 +93,7 @@ class TaskBase {
   // "<Task pending name='Task-1' coro=<main() running at x.cpp:12> wait_for=<Future pending>>"
   std::string task_repr() const;
   // Where the coroutine is suspended (or was created, before its first step).
-  const std::source_location& await_location() const noexcept { return await_location_; }
+  const std::source_location& await_location() const noexcept { return trampoline_.await_location; }
   FutureBase* waiting_for() const noexcept { return fut_waiter_; }
   bool step_scheduled() const noexcept { return step_scheduled_; }
   // The next pending task of the same loop, in creation order.
@@ -108,7 +108,6 @@ class TaskBase {
   void deliver_pending_cancel();
   // The same CancelledError returned instead of raised (null if none).
   std::exception_ptr take_pending_cancel();
-  void note_await_location(const std::source_location& where) noexcept { await_location_ = where; }
 
  protected:
   TaskBase(FutureBase& self, std::string name, std::source_location created_at) noexcept;
@@ -146,7 +145,6 @@ class TaskBase {
   std::coroutine_handle<> resume_point_;
   std::unique_ptr<std::string> name_;            // null: "Task-<id>"
   std::unique_ptr<std::string> cancel_message_;  // set by a pending cancel(msg)
-  std::source_location await_location_;
   std::uint64_t id_ = 0;
   int num_cancels_requested_ = 0;
   bool must_cancel_ = false;

@@ -113,7 +113,9 @@ Coro<await_result_t<std::invoke_result_t<F&, TaskGroup&>>> with_task_group(F bod
   } catch (...) {
     error = std::current_exception();
   }
-  co_await tg.exit(error);
+  // Not counted against the synchronous-resumption budget: the group must
+  // be left (its children cancelled and awaited) whatever the body raised.
+  co_await detail::uncounted(tg.exit(error));
   if constexpr (!std::is_void_v<T>) co_return std::move(*value);
 }
 
