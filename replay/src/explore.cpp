@@ -154,6 +154,42 @@ std::string try_save(const Trace& t, const std::string& path) {
   }
 }
 
+// Writes a replay file of `choices` with write(2) only (crash handlers).
+bool write_choices_file(const char* path, const std::string& prefix, std::uint64_t seed, const char* failure,
+                        const std::vector<Choice>& choices) {
+  const int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  sim::crash::SafeWriter out(fd);
+  out.text(prefix).text("seed ").number(seed).text("\nfailure \"").text(failure).text("\"\nchoices ");
+  out.number(choices.size()).text("\n");
+  std::uint64_t last_step = 0;
+  for (const Choice& ch : choices) {
+    // Steps never go backwards in a valid file.
+    last_step = ch.step > last_step ? ch.step : last_step;
+    out.text("c ").number(last_step).text(" ").text(kind_name(ch.kind)).text(" ").number(ch.n).text(" ");
+    out.number(ch.value).text("\n");
+  }
+  out.text("digests 0\nevents 0\n");
+  const std::uint64_t sum = out.hash();
+  out.text("checksum ").hex16(sum).text("\n");
+  out.flush();
+  const bool ok = out.ok();
+  ::close(fd);
+  return ok;
+}
+
+// A minimizer run in a forked child that crashes writes its choices here.
+struct GuideCrashCapture {
+  const std::string* prefix;
+  const Recorder* recorder;
+  std::string path;
+};
+
+void write_guide_crash(void* context, const char* failure, std::uint64_t seed) {
+  const auto* cap = static_cast<const GuideCrashCapture*>(context);
+  (void)write_choices_file(cap->path.c_str(), *cap->prefix, seed, failure, cap->recorder->choices());
+}
+
 }  // namespace
 
 ReplayObserver::ReplayObserver(sim::RunnerOptions& options, ReplayEnv env) : env_(std::move(env)) {
@@ -259,26 +295,7 @@ void ReplayObserver::write_crash_file(void* context, const char* failure, std::u
   append(c.path_after.data(), c.path_after.size());
   path[n] = '\0';
   const std::vector<Choice>& choices = self->recorder_.choices();
-  const int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  bool written = false;
-  if (fd >= 0) {
-    sim::crash::SafeWriter out(fd);
-    out.text(c.prefix).text("seed ").number(seed).text("\nfailure \"").text(failure).text("\"\nchoices ");
-    out.number(choices.size()).text("\n");
-    std::uint64_t last_step = 0;
-    for (const Choice& ch : choices) {
-      // Steps never go backwards in a valid file.
-      last_step = ch.step > last_step ? ch.step : last_step;
-      out.text("c ").number(last_step).text(" ").text(kind_name(ch.kind)).text(" ").number(ch.n).text(" ");
-      out.number(ch.value).text("\n");
-    }
-    out.text("digests 0\nevents 0\n");
-    const std::uint64_t sum = out.hash();
-    out.text("checksum ").hex16(sum).text("\n");
-    out.flush();
-    written = out.ok();
-    ::close(fd);
-  }
+  const bool written = write_choices_file(path, c.prefix, seed, failure, choices);
   sim::crash::SafeWriter err(STDERR_FILENO);
   if (written) {
     err.text("  replay file: ").text(path).text(" (").number(choices.size()).text(" choices made before the crash)\n");
@@ -287,6 +304,37 @@ void ReplayObserver::write_crash_file(void* context, const char* failure, std::u
   } else {
     err.text("  replay file: could not write ").text(path).text("\n");
   }
+}
+
+std::string ReplayObserver::on_run_crashed(const sim::RunContext& ctx, const sim::RunOutcome& outcome) {
+  if (replay_) {
+    // The replayed run crashed in its child: the recorded crash, if the
+    // signal is the one recorded (the child could not check the choices).
+    auto signal_of = [](const std::string& text) {
+      const std::size_t at = text.find("SIG");
+      return at == std::string::npos ? std::string() : text.substr(at, text.find_first_of(" )", at) - at);
+    };
+    const std::string now = signal_of(outcome.message);
+    const bool same = !now.empty() && replay_->failure.rfind("crash: ", 0) == 0 && signal_of(replay_->failure) == now;
+    verdict_kind_ = same ? sim::ReplayVerdict::Reproduced : sim::ReplayVerdict::FailedDifferently;
+    verdict_ = same ? fmt::format("  replay: reproduced: the run crashed again with {} (in a forked child)\n", now)
+                    : fmt::format("  replay: the run crashed ({}) but the recording failed otherwise (recorded: {})\n",
+                                  now, replay_->failure);
+    return *verdict_;
+  }
+  // The child's crash handler wrote the choices it had made.
+  const std::string path = replay_path(env_.dir, info_.test, ctx.seed, false);
+  try {
+    Trace t = load_trace(path);
+    original_path_ = path;
+    failing_ = std::move(t);
+    failing_kind_ = sim::FailureKind::Crash;
+  } catch (const std::exception& e) {
+    return fmt::format("  replay file: the crashed child left none readable: {}\n", e.what());
+  }
+  return fmt::format("  replay file: {} ({} choices made before the crash, written by the child)\n  replay it: {}\n",
+                     path, failing_->choices.size(),
+                     replay_command(path, ctx.options->program, ctx.options->program_args));
 }
 
 void ReplayObserver::on_run_start(const sim::RunContext& ctx, sim::SimLoop& loop, sim::SimScheduler& scheduler) {
@@ -420,7 +468,46 @@ std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, con
   guided.check_determinism = false;
   guided.seed = original.seed;
   const sim::FailureKind kind = failing_kind_;
-  Oracle oracle = [&](const std::vector<Choice>& guide) -> std::optional<Trace> {
+  const std::string guide_file = (std::filesystem::path(env_.dir) / ".minimizer-run.simloop-replay").string();
+  // Under isolation each minimizer run is a forked child too: a candidate
+  // schedule that crashes kills only its child. The child leaves the run's
+  // trace in guide_file (its crash handler, or save_trace).
+  Oracle in_child = [&](const std::vector<Choice>& guide) -> std::optional<Trace> {
+    ::unlink(guide_file.c_str());
+    const sim::RunOutcome out = sim::run_in_child([&] {
+      GuideObserver obs(guide);
+      guided.observers = {&obs};
+      GuideCrashCapture capture{&crash_.prefix, &obs.recorder_, guide_file};
+      sim::crash::set_quiet(true);
+      sim::crash::set_extra(&write_guide_crash, &capture);
+      const sim::RunContext ctx{&guided, original.seed, 0, 1};
+      sim::RunOutcome o = sim::run_one(scenario, guided, ctx);
+      sim::crash::clear_extra();
+      if (o.failed()) {
+        Trace t = obs.recorder_.trace(info_, failure_text(o));
+        t.options = original.options;
+        save_trace(t, guide_file);
+      }
+      return o;
+    });
+    if (!out.failed()) return std::nullopt;
+    std::optional<Trace> t;
+    try {
+      t = load_trace(guide_file);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    ::unlink(guide_file.c_str());
+    const sim::FailureKind got = out.failure;
+    if (got != kind || !same_failure(t->failure, original.failure)) return std::nullopt;
+    t->test = original.test;
+    t->strategy = original.strategy;
+    t->fidelity = original.fidelity;
+    t->seed = original.seed;
+    t->options = original.options;
+    return t;
+  };
+  Oracle in_process = [&](const std::vector<Choice>& guide) -> std::optional<Trace> {
     GuideObserver obs(guide);
     guided.observers = {&obs};
     const sim::RunContext ctx{&guided, original.seed, 0, 1};
@@ -435,7 +522,9 @@ std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, con
     t.options = original.options;
     return t;
   };
-  MinimizeResult m = minimize(original, oracle, MinimizeOptions{env_.minimize_runs});
+  if (!crash_.ready) prepare_crash_file(options);
+  const bool isolated = options.isolation == sim::Isolation::Fork || kind == sim::FailureKind::Crash;
+  MinimizeResult m = minimize(original, isolated ? in_child : in_process, MinimizeOptions{env_.minimize_runs});
   const std::string path = replay_path(env_.dir, original.test, original.seed, true);
   if (std::string problem = try_save(m.best, path); !problem.empty()) {
     return fmt::format("  minimized: {} non-zero choices (from {}) in {} runs\n{}", m.minimized_size, m.original_size,

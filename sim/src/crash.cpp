@@ -78,6 +78,7 @@ struct Identity {
   std::string reproduce_before;  // "SIMLOOP_SEED="
   std::string reproduce_after;   // " SIMLOOP_RUNS=1 ... program args"
   std::string note;              // optional line
+  bool quiet = false;
   std::uint64_t seed = 0;
   std::uint64_t run_number = 0;
   ExtraWriter extra = nullptr;
@@ -104,22 +105,33 @@ const char* describe_signal(int sig) noexcept {
   return "a fatal signal";
 }
 
+// "crash: <cause>" in a fixed buffer (no allocation).
+struct FailureText {
+  char text[160] = "crash: ";
+  const char* data() const noexcept { return text; }
+};
+FailureText cause_failure(const char* cause) noexcept {
+  FailureText f;
+  std::strncat(f.text, cause, sizeof f.text - std::strlen(f.text) - 1);
+  return f;
+}
+
 // Prints the report once per process; `cause` is a literal.
 void report(const char* cause) noexcept {
   if (g_reported.exchange(true)) return;
   const Identity& id = identity();
   if (!id.active) return;
+  if (id.quiet) {
+    if (id.extra != nullptr) id.extra(id.extra_context, cause_failure(cause).data(), id.seed);
+    return;
+  }
   {
     SafeWriter err(STDERR_FILENO);
     err.text("\nsimloop: CRASHED ").text(id.test).text(" in run ").number(id.run_number).text(": ").text(cause);
     err.text("\n  seed:     ").number(id.seed).text("   ").text(id.config).text("\n");
     if (!id.note.empty()) err.text("  ").text(id.note).text("\n");
   }
-  if (id.extra != nullptr) {
-    char failure[160] = "crash: ";
-    std::strncat(failure, cause, sizeof failure - std::strlen(failure) - 1);
-    id.extra(id.extra_context, failure, id.seed);
-  }
+  if (id.extra != nullptr) id.extra(id.extra_context, cause_failure(cause).data(), id.seed);
   SafeWriter err(STDERR_FILENO);
   err.text("  reproduce: ").text(id.reproduce_before).number(id.seed).text(id.reproduce_after).text("\n");
 }
@@ -180,6 +192,7 @@ void begin_exploration(const RunnerOptions& options) {
   id.reproduce_before = key;
   id.reproduce_after = cmd.substr(key.size() + 1);
   id.note.clear();
+  id.quiet = false;
   id.extra = nullptr;
   id.active = true;
 }
@@ -193,6 +206,8 @@ void set_run(std::uint64_t seed, std::uint64_t run_number) noexcept {
 }
 
 void set_note(std::string note) { identity().note = std::move(note); }
+
+void set_quiet(bool quiet) noexcept { identity().quiet = quiet; }
 
 void set_extra(ExtraWriter writer, void* context) noexcept {
   Identity& id = identity();

@@ -30,6 +30,7 @@ const char* to_string(FailureKind kind) noexcept {
     case FailureKind::Nondeterminism: return "nondeterminism";
     case FailureKind::Divergence: return "replay divergence";
     case FailureKind::Leaks: return "leaks";
+    case FailureKind::Crash: return "crash";
   }
   return "unknown";
 }
@@ -253,6 +254,16 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
       throw ConfigError(fmt::format("SIMLOOP_CHECK_DETERMINISM='{}': use 0 or 1", v));
     }
   }
+  if (const char* v = get("SIMLOOP_ISOLATE")) {
+    const std::string_view t(v);
+    if (t == "fork") {
+      o.isolation = Isolation::Fork;
+    } else if (t == "none") {
+      o.isolation = Isolation::None;
+    } else {
+      throw ConfigError(fmt::format("SIMLOOP_ISOLATE='{}': use fork (each run in a forked child) or none", v));
+    }
+  }
   if (const char* v = get("SIMLOOP_ALLOW_BACKGROUND_TASKS")) {
     const std::string_view t(v);
     if (t != "0" && t != "1") throw ConfigError(fmt::format("SIMLOOP_ALLOW_BACKGROUND_TASKS='{}': use 0 or 1", v));
@@ -305,6 +316,7 @@ std::string describe_config(const RunnerOptions& o) {
   line += fmt::format(" max_steps={} max_vtime={}", o.max_steps, format_duration(o.max_vtime));
   if (o.sim.cancel_probability > 0) line += fmt::format(" cancel={}", o.sim.cancel_probability);
   if (o.check_determinism) line += " check_determinism=1";
+  if (o.isolation == Isolation::Fork) line += " isolate=fork";
   return line;
 }
 
@@ -632,6 +644,32 @@ std::optional<std::string> compare_runs(const std::vector<Choice>& c1, const std
   return out;
 }
 
+// One seed: one run, or two compared when check_determinism is on.
+RunOutcome run_seed(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx) {
+  RunOutcome outcome;
+  if (options.check_determinism) {
+    std::vector<Choice> c1, c2;
+    std::vector<std::uint64_t> d1, d2;
+    std::vector<std::string> n1, n2;
+    outcome = run_one(scenario, options, ctx, &c1, &d1, &n1);
+    RunContext ctx2 = ctx;
+    ctx2.attempt = 2;
+    RunOutcome second = run_one(scenario, options, ctx2, &c2, &d2, &n2);
+    if (auto diff = compare_runs(c1, c2, d1, d2, n1, n2)) {
+      outcome.failure = FailureKind::Nondeterminism;
+      outcome.message = *diff;
+    } else if (outcome.failed() != second.failed() || outcome.message != second.message) {
+      outcome.failure = FailureKind::Nondeterminism;
+      outcome.message =
+          fmt::format("the same seed ended differently twice: '{}' then '{}'",
+                      outcome.failed() ? outcome.message : "passed", second.failed() ? second.message : "passed");
+    }
+  } else {
+    outcome = run_one(scenario, options, ctx);
+  }
+  return outcome;
+}
+
 }  // namespace
 
 ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
@@ -663,25 +701,17 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
     crash::set_run(seed, result.runs + 1);
     RunContext ctx{&options, seed, i, 1};
     RunOutcome outcome;
-    if (options.check_determinism) {
-      std::vector<Choice> c1, c2;
-      std::vector<std::uint64_t> d1, d2;
-      std::vector<std::string> n1, n2;
-      outcome = run_one(scenario, options, ctx, &c1, &d1, &n1);
-      RunContext ctx2 = ctx;
-      ctx2.attempt = 2;
-      RunOutcome second = run_one(scenario, options, ctx2, &c2, &d2, &n2);
-      if (auto diff = compare_runs(c1, c2, d1, d2, n1, n2)) {
-        outcome.failure = FailureKind::Nondeterminism;
-        outcome.message = *diff;
-      } else if (outcome.failed() != second.failed() || outcome.message != second.message) {
-        outcome.failure = FailureKind::Nondeterminism;
-        outcome.message =
-            fmt::format("the same seed ended differently twice: '{}' then '{}'",
-                        outcome.failed() ? outcome.message : "passed", second.failed() ? second.message : "passed");
+    if (options.isolation == Isolation::Fork) {
+      outcome = run_in_child([&] { return run_seed(scenario, options, ctx); });
+      if (outcome.failure == FailureKind::Crash) {
+        for (RunObserver* obs : options.observers) outcome.notes += obs->on_run_crashed(ctx, outcome);
+      } else if (outcome.failed()) {
+        // A run is a function of its seed: it fails the same way here, where
+        // the observers see it (replay files, minimization).
+        outcome = run_seed(scenario, options, ctx);
       }
     } else {
-      outcome = run_one(scenario, options, ctx);
+      outcome = run_seed(scenario, options, ctx);
     }
     ++result.runs;
     if (outcome.failed()) {

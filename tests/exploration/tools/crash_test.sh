@@ -35,3 +35,31 @@ for mode in abort null terminate; do
   grep -q "replaying $file" "$work/$mode.replay.err" || fail "$mode: the replay's crash report does not name the file"
   echo "crash_test: $mode: crashed at seed $seed; report, seed rerun and replay file all reproduce it"
 done
+
+# Isolation: each run in a forked child. A child killed by a signal is a
+# failure like any other: reported with its seed (exit status 1, not a
+# death), its replay file written by the child, minimized by re-running
+# children, and its replay crashes again.
+for mode in abort null; do
+  out="$work/$mode.fork.out"
+  SIMLOOP_ISOLATE=fork SIMLOOP_RUNS=1000 "$sample" "$mode" >"$out" 2>"$work/$mode.fork.err"
+  status=$?
+  [ "$status" -eq 1 ] || fail "$mode under fork: exit status $status, expected 1 (a failure found): $(cat "$out" "$work/$mode.fork.err")"
+  grep -q "failure:  crash: the run's process (a forked child, SIMLOOP_ISOLATE=fork) was killed by SIG" "$out" ||
+    fail "$mode under fork: the report does not name the signal: $(cat "$out")"
+  seed=$(sed -n 's/^  seed: *\([0-9][0-9]*\) .*/\1/p' "$out" | head -n 1)
+  [ -n "$seed" ] || fail "$mode under fork: no seed in the report"
+  grep -q "simloop: CRASHED crash_sample in run .*" "$work/$mode.fork.err" || fail "$mode under fork: the child printed no crash report"
+  file="$SIMLOOP_REPLAY_DIR/crash_sample-seed$seed.simloop-replay"
+  min="$SIMLOOP_REPLAY_DIR/crash_sample-seed$seed.min.simloop-replay"
+  "$trace" validate "$file" "$min" >/dev/null 2>&1 || fail "$mode under fork: invalid files: $("$trace" validate "$file" "$min" 2>&1)"
+  grep -q "minimized file: $min" "$out" || fail "$mode under fork: no minimized file in the report"
+  SIMLOOP_REPLAY="$min" "$sample" "$mode" >/dev/null 2>"$work/$mode.min.err"
+  grep -q "simloop: CRASHED crash_sample" "$work/$mode.min.err" || fail "$mode under fork: the minimized file did not crash again"
+  SIMLOOP_ISOLATE=fork SIMLOOP_REPLAY="$min" "$sample" "$mode" >"$work/$mode.min.fork.out" 2>/dev/null
+  status=$?
+  [ "$status" -eq 1 ] || fail "$mode under fork: replaying the minimized file exited $status"
+  grep -q "replay: reproduced: the run crashed again with SIG" "$work/$mode.min.fork.out" ||
+    fail "$mode under fork: replay verdict missing: $(cat "$work/$mode.min.fork.out")"
+  echo "crash_test: $mode under SIMLOOP_ISOLATE=fork: seed $seed reported, minimized, replayed"
+done

@@ -68,6 +68,7 @@ class ReplayObserver final : public sim::RunObserver {
     recorder_.after_callback(loop, handle, step);
   }
   std::string on_run_end(const sim::RunContext& ctx, const sim::RunOutcome& outcome) override;
+  std::string on_run_crashed(const sim::RunContext& ctx, const sim::RunOutcome& outcome) override;
 
  private:
   ReplayEnv env_;

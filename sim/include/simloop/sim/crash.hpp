@@ -43,6 +43,9 @@ void end_exploration() noexcept;
 void set_run(std::uint64_t seed, std::uint64_t run_number) noexcept;
 // A line printed after the header ("while minimizing ..."), or empty.
 void set_note(std::string note);
+// Quiet: print nothing, only call the extra writer (a minimizer's child,
+// whose crash is the expected outcome of a candidate schedule).
+void set_quiet(bool quiet) noexcept;
 
 // Called from the handler with the failure text ("crash: SIGSEGV ...") and
 // the run's seed. Async-signal-safe only.

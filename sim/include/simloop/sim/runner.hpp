@@ -85,6 +85,10 @@ class AssertionFailed {
   std::string message_;
 };
 
+// Where each run executes: in this process, or in a forked child whose
+// death by a signal is a failure like any other (SIMLOOP_ISOLATE=fork).
+enum class Isolation : std::uint8_t { None, Fork };
+
 struct RunnerOptions {
   std::uint64_t seed = 1;    // the first seed (SIMLOOP_SEED)
   std::uint64_t runs = 100;  // seeds to run, over all shards (SIMLOOP_RUNS)
@@ -93,6 +97,7 @@ struct RunnerOptions {
   std::uint64_t max_steps = 1'000'000;                // callbacks per run; 0: no limit
   Duration max_vtime = std::chrono::hours(24 * 365);  // virtual time per run; 0: no limit
   bool check_determinism = false;
+  Isolation isolation = Isolation::None;
   // A task still pending when the scenario ended normally fails the run.
   // Off (deliberate background tasks): they are destroyed unresumed, and
   // live timers are not checked while such tasks remain (they may own them).
@@ -148,6 +153,7 @@ enum class FailureKind : std::uint8_t {
   Nondeterminism,  // the same seed ran differently twice
   Divergence,      // a replayed list did not match the program
   Leaks,           // find_leaks reported what the run left behind
+  Crash,           // the run's process died of a signal (isolation: fork)
 };
 const char* to_string(FailureKind kind) noexcept;
 
@@ -195,6 +201,13 @@ class RunObserver {
     (void)ctx, (void)outcome;
     return {};
   }
+  // Isolation fork: the run's child died of a signal (its own crash handler
+  // reported it, and wrote what it could); this process's observers saw
+  // nothing of the run. Returned text is added to the report.
+  virtual std::string on_run_crashed(const RunContext& ctx, const RunOutcome& outcome) {
+    (void)ctx, (void)outcome;
+    return {};
+  }
 };
 
 struct Failure {
@@ -237,6 +250,11 @@ std::string describe_config(const RunnerOptions& options);
 std::string reproduce_command(const RunnerOptions& options, std::uint64_t seed);
 
 ExploreResult explore(const Scenario& scenario, const RunnerOptions& options);
+
+// Runs `run` in a forked child and returns its outcome; a child killed by a
+// signal (or ending without reporting) gives FailureKind::Crash naming the
+// signal. Observers called inside `run` act in the child.
+RunOutcome run_in_child(const std::function<RunOutcome()>& run);
 
 // One run of one seed (no determinism check, no printing).
 RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx,
