@@ -58,10 +58,10 @@ std::string format_options(const sim::RunnerOptions& o) {
   return fmt::format(
       "max_callback_cost_ns={} busy_probability={:.17g} max_external_delay={} external_delay_probability={:.17g} "
       "cancel_probability={:.17g} max_injected_cancels={} buggify={} pct_depth={} pct_horizon={} max_steps={} "
-      "max_vtime_ns={}",
+      "max_vtime_ns={} max_sync_resumes={}",
       s.max_callback_cost.count(), s.busy_probability, s.max_external_delay, s.external_delay_probability,
       s.cancel_probability, s.max_injected_cancels, s.buggify ? 1 : 0, s.pct_depth, s.pct_horizon, o.max_steps,
-      o.max_vtime.count());
+      o.max_vtime.count(), o.max_sync_resumes);
 }
 
 void apply_options(const std::string& text, sim::RunnerOptions& o) {
@@ -112,6 +112,8 @@ void apply_options(const std::string& text, sim::RunnerOptions& o) {
       o.max_steps = parse_u64(key, v);
     } else if (key == "max_vtime_ns") {
       ns(o.max_vtime);
+    } else if (key == "max_sync_resumes") {
+      o.max_sync_resumes = parse_u64(key, v);
     } else {
       throw std::invalid_argument("replay options: unknown setting '" + key + "'");
     }

@@ -31,6 +31,7 @@ const char* to_string(FailureKind kind) noexcept {
     case FailureKind::Divergence: return "replay divergence";
     case FailureKind::Leaks: return "leaks";
     case FailureKind::Crash: return "crash";
+    case FailureKind::SyncBudget: return "synchronous-resumption budget exceeded";
   }
   return "unknown";
 }
@@ -234,6 +235,9 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     o.sim.pct_depth = static_cast<std::uint32_t>(d);
   }
   if (const char* v = get("SIMLOOP_MAX_STEPS")) o.max_steps = parse_count("SIMLOOP_MAX_STEPS", v, 0);
+  if (const char* v = get("SIMLOOP_MAX_SYNC_RESUMES")) {
+    o.max_sync_resumes = parse_count("SIMLOOP_MAX_SYNC_RESUMES", v, 0);
+  }
   if (const char* v = get("SIMLOOP_MAX_VTIME")) {
     auto d = parse_duration(v);
     if (!d) {
@@ -314,6 +318,8 @@ std::string describe_config(const RunnerOptions& o) {
   line += fmt::format(" seeds={}..{} runs={}", o.seed, o.seed + o.runs - 1, o.runs);
   if (o.total_shards > 1) line += fmt::format(" shard={}/{}", o.shard_index, o.total_shards);
   line += fmt::format(" max_steps={} max_vtime={}", o.max_steps, format_duration(o.max_vtime));
+  if (o.max_sync_resumes != RunnerOptions{}.max_sync_resumes)
+    line += fmt::format(" max_sync_resumes={}", o.max_sync_resumes);
   if (o.sim.cancel_probability > 0) line += fmt::format(" cancel={}", o.sim.cancel_probability);
   if (o.check_determinism) line += " check_determinism=1";
   if (o.isolation == Isolation::Fork) line += " isolate=fork";
@@ -479,6 +485,7 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
   SimLoop& loop = *owned_loop;
   loop.set_exception_handler(
       [&reports](EventLoop&, const ExceptionContext& c) { reports.push_back(describe_context(c)); });
+  loop.set_max_sync_resumes(options.max_sync_resumes);
   RunGuard guard(loop, options, digests, step_names);
   loop.set_observer(&guard);
   for (RunObserver* obs : options.observers) obs->on_run_start(ctx, loop, scheduler);
@@ -512,6 +519,8 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
          fmt::format("CancelledError escaped the scenario{}{}", e.message().empty() ? "" : ": ", e.message()));
   } catch (const AssertionFailed& e) {
     fail(FailureKind::Assertion, e.message());
+  } catch (const SyncResumeBudgetError& e) {
+    fail(FailureKind::SyncBudget, e.what());
   } catch (...) {
     fail(FailureKind::Exception, fmt::format("the scenario raised: {}", describe_failure(std::current_exception())));
   }

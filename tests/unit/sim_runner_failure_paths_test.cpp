@@ -119,3 +119,45 @@ TEST(RunnerFailureText, ANonStandardExceptionIsNamedWithItsValue) {
   EXPECT_NE(r2.failure->outcome.message.find("no route"), std::string::npos) << r2.failure->outcome.message;
   EXPECT_EQ(r2.failure->outcome.message.find("unknown type"), std::string::npos);
 }
+
+namespace {
+
+Coro<void> completes_at_once() { co_return; }
+
+}  // namespace
+
+// A livelock that never yields counts no step; the synchronous-resumption
+// budget ends it, reported like the other budgets.
+TEST(RunnerBudgets, ALivelockThatNeverSuspendsIsReported) {
+  RunnerOptions o = quiet_one();
+  o.max_sync_resumes = 10'000;
+  auto spins = [](SimLoop&) -> Coro<void> {
+    for (;;) co_await completes_at_once();
+  };
+  const auto r = simloop::sim::explore(spins, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.failure->outcome.failure, FailureKind::SyncBudget);
+  EXPECT_NE(r.failure->outcome.message.find("SIMLOOP_MAX_SYNC_RESUMES"), std::string::npos)
+      << r.failure->outcome.message;
+
+  auto ping_pong = [](SimLoop&) -> Coro<void> {
+    simloop::Queue<int> q;
+    for (;;) {
+      q.put_nowait(1);
+      co_await q.get();
+    }
+  };
+  const auto r2 = simloop::sim::explore(ping_pong, o);
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.failure->outcome.failure, FailureKind::SyncBudget) << r2.failure->outcome.message;
+}
+
+TEST(RunnerBudgets, MaxSyncResumesVariable) {
+  EXPECT_EQ(simloop::sim::options_from_env({},
+                                           [](const char* n) -> const char* {
+                                             return std::string(n) == "SIMLOOP_MAX_SYNC_RESUMES" ? "500" : nullptr;
+                                           })
+                .max_sync_resumes,
+            500u);
+  EXPECT_NE(config_error({{"SIMLOOP_MAX_SYNC_RESUMES", "many"}}), "(accepted)");
+}

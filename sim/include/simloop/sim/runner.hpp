@@ -96,6 +96,9 @@ struct RunnerOptions {
   SimOptions sim;                                     // fidelity, pct depth, cancellation, ...
   std::uint64_t max_steps = 1'000'000;                // callbacks per run; 0: no limit
   Duration max_vtime = std::chrono::hours(24 * 365);  // virtual time per run; 0: no limit
+  // co_awaits that complete without suspending, within one task step
+  // (EventLoop::set_max_sync_resumes; SIMLOOP_MAX_SYNC_RESUMES); 0: no limit.
+  std::uint64_t max_sync_resumes = 10'000'000;
   bool check_determinism = false;
   Isolation isolation = Isolation::None;
   // A task still pending when the scenario ended normally fails the run.
@@ -154,6 +157,7 @@ enum class FailureKind : std::uint8_t {
   Divergence,      // a replayed list did not match the program
   Leaks,           // find_leaks reported what the run left behind
   Crash,           // the run's process died of a signal (isolation: fork)
+  SyncBudget,      // a task step went on without suspending past max_sync_resumes
 };
 const char* to_string(FailureKind kind) noexcept;
 
