@@ -241,6 +241,9 @@ void Recorder::after_callback(const EventLoop& loop, const Handle& handle, std::
     e.task_done = false;
     e.suspended_at = std::source_location{};
   }
+  // The timeline keeps the last kTimelineEvents handles: a runaway run
+  // must not take its memory (replay needs only the choices).
+  if (events_.size() == 2 * kTimelineEvents) events_.erase(events_.begin(), events_.begin() + kTimelineEvents);
   events_.push_back(e);
   current_ = nullptr;
   if (step % kDigestPeriod == 0) take_digest(loop, step);
@@ -256,8 +259,10 @@ Trace Recorder::trace(const RunInfo& info, std::string failure) const {
   t.failure = std::move(failure);
   t.choices = choices_;
   t.digests = digests_;
-  t.events.reserve(events_.size());
-  for (const RawEvent& r : events_) {
+  const std::size_t first = events_.size() > kTimelineEvents ? events_.size() - kTimelineEvents : 0;
+  t.events.reserve(events_.size() - first);
+  for (std::size_t i = first; i < events_.size(); ++i) {
+    const RawEvent& r = events_[i];
     Event e;
     e.step = r.step;
     e.vtime_ns = r.vtime;

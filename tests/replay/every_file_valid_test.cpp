@@ -82,3 +82,36 @@ TEST(EveryReplayFile, IsValidAndReplaysUnderEveryStrategyFidelityAndInjection) {
   }
   EXPECT_EQ(files, 2 * 2 * 2 * 3 * 2);
 }
+
+namespace {
+
+Coro<void> spins_then_fails(sim::SimLoop&) {
+  for (int i = 0; i < 25'000; ++i) co_await simloop::sleep(std::chrono::seconds(0));
+  throw sim::AssertionFailed("failed after a long run");
+}
+
+}  // namespace
+
+// A long (or runaway) run keeps its whole choice list but only the last
+// kTimelineEvents handles of its timeline, so its memory and file stay bounded.
+TEST(EveryReplayFile, ALongRunKeepsTheLastEventsAndStillReplays) {
+  simloop::testing::ScopedTempDir tmp{"long-run"};
+  sim::RunnerOptions o;
+  o.test_name = "EveryReplayFile.LongRun";
+  o.runs = 1;
+  o.log = nullptr;
+  replay::ReplayEnv env;
+  env.dir = tmp.path().string();
+  env.minimize_runs = 0;
+  const sim::ExploreResult r = replay::explore(&spins_then_fails, o, env);
+  ASSERT_FALSE(r.ok());
+  const std::string file = replay::replay_path(env.dir, o.test_name, r.failure->seed, false);
+  const replay::Trace t = replay::load_trace(file);
+  ASSERT_EQ(t.events.size(), replay::kTimelineEvents);
+  EXPECT_EQ(t.events.back().step, r.failure->outcome.steps);
+  EXPECT_EQ(t.events.front().step, r.failure->outcome.steps - replay::kTimelineEvents + 1);
+  EXPECT_GT(t.choices.size(), 25'000u);
+  replay::ReplayEnv again = env;
+  again.replay_file = file;
+  EXPECT_EQ(replay::explore(&spins_then_fails, o, again).replay_verdict, sim::ReplayVerdict::Reproduced);
+}

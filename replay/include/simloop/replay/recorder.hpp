@@ -28,6 +28,7 @@
 //  - Everything recorded is deterministic: no addresses, no real time.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -41,6 +42,10 @@
 #include <simloop/sim/strategy.hpp>
 
 namespace simloop::replay {
+
+// A trace's timeline holds at most this many events: the last handles of
+// the run. The choices are always all kept (they are the run).
+inline constexpr std::size_t kTimelineEvents = 10'000;
 
 // Identifies a run in its replay file.
 struct RunInfo {
