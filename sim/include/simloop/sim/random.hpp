@@ -76,12 +76,15 @@ class Prng {
     if (n <= 1) return 0;
     // Lemire: the high word of x*n is uniform once products whose low word
     // falls below 2^64 mod n are rejected.
-    unsigned __int128 m = static_cast<unsigned __int128>(next()) * n;
+    // __extension__: the 128-bit type is a GNU extension -Wpedantic would
+    // report in every user's translation unit that includes this header.
+    __extension__ using u128 = unsigned __int128;
+    u128 m = static_cast<u128>(next()) * n;
     std::uint64_t low = static_cast<std::uint64_t>(m);
     if (low < n) {
       const std::uint64_t threshold = (0 - n) % n;  // 2^64 mod n
       while (low < threshold) {
-        m = static_cast<unsigned __int128>(next()) * n;
+        m = static_cast<u128>(next()) * n;
         low = static_cast<std::uint64_t>(m);
       }
     }
