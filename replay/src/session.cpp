@@ -46,11 +46,14 @@ std::string this_binary() {
 
 }  // namespace
 
-std::string default_replay_dir() { return SIMLOOP_REPLAY_DEFAULT_DIR; }
+// Relative to the working directory of the test (no path of simloop's own
+// build is baked into the library).
+std::string default_replay_dir() { return "simloop-replays"; }
 
 ReplayEnv ReplayEnv::from_environment() {
   ReplayEnv e;
-  e.dir = default_replay_dir();
+  // Absolute, so the printed replay commands work from any directory.
+  e.dir = std::filesystem::absolute(default_replay_dir()).string();
   if (auto d = env("SIMLOOP_REPLAY_DIR")) {
     if (d->empty()) throw std::invalid_argument("SIMLOOP_REPLAY_DIR is set but empty: give a directory");
     e.dir = *d;
@@ -58,6 +61,15 @@ ReplayEnv ReplayEnv::from_environment() {
   if (auto f = env("SIMLOOP_REPLAY")) {
     if (f->empty()) throw std::invalid_argument("SIMLOOP_REPLAY is set but empty: give a replay file");
     e.replay_file = *f;
+  }
+  // A relative file not found from the working directory is looked up in
+  // the replay directory (ctest runs each test in its own directory).
+  if (e.replay_file && std::filesystem::path(*e.replay_file).is_relative()) {
+    std::error_code ec;
+    const std::filesystem::path in_dir = std::filesystem::path(e.dir) / *e.replay_file;
+    if (!std::filesystem::exists(*e.replay_file, ec) && std::filesystem::exists(in_dir, ec)) {
+      e.replay_file = in_dir.string();
+    }
   }
   if (auto c = env("SIMLOOP_REPLAY_CONTINUE")) {
     if (*c == "1") {

@@ -245,8 +245,26 @@ TEST(ReplayEnvTest, RefusesBadValuesNamingTheVariable) {
   ::unsetenv("SIMLOOP_MINIMIZE_RUNS");
   const ReplayEnv e = ReplayEnv::from_environment();
   EXPECT_FALSE(e.replay_file.has_value());
-  EXPECT_EQ(e.dir, default_replay_dir());
+  EXPECT_EQ(e.dir, std::filesystem::absolute(default_replay_dir()).string());
+  EXPECT_EQ(default_replay_dir(), "simloop-replays");  // under the test's working directory, never the build tree
   EXPECT_EQ(replay_path("d", "Suite.Name/1 x", 7, true), "d/Suite.Name_1_x-seed7.min.simloop-replay");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ReplayEnvironment, ARelativeReplayFileIsFoundInTheReplayDirectory) {
+  simloop::testing::ScopedTempDir tmp{"relative-replay"};
+  std::filesystem::create_directories(tmp.path());
+  std::ofstream(tmp.path() / "saved.simloop-replay") << "x";
+  ::setenv("SIMLOOP_REPLAY_DIR", tmp.path().c_str(), 1);
+  ::setenv("SIMLOOP_REPLAY", "saved.simloop-replay", 1);
+  const ReplayEnv e = ReplayEnv::from_environment();
+  ::unsetenv("SIMLOOP_REPLAY");
+  ::unsetenv("SIMLOOP_REPLAY_DIR");
+  ASSERT_TRUE(e.replay_file.has_value());
+  EXPECT_EQ(*e.replay_file, (tmp.path() / "saved.simloop-replay").string());
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 //   SIMLOOP_REPLAY_CONTINUE=0|1   on divergence, carry on under the seeded
 //                                 strategy instead of natural choices
 //   SIMLOOP_REPLAY_DIR=<dir>      where failing runs are written (default:
-//                                 "replays" in the build tree)
+//                                 "simloop-replays" in the working directory);
+//                                 a relative SIMLOOP_REPLAY not found from the
+//                                 working directory is looked up there
 //   SIMLOOP_MINIMIZE_RUNS=<n>     minimizer budget in runs (default 500; 0 off)
 //
 // Contract of RunOnce, the runner's "run the test once" function: build a
