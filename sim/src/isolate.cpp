@@ -148,7 +148,7 @@ RunOutcome run_in_child(const std::function<RunOutcome()>& run) {
     out.failure = FailureKind::Crash;
     out.message = fmt::format(
         "the run's process (a forked child, SIMLOOP_ISOLATE=fork) ended without reporting its outcome (exit "
-        "status {}): the code under test called exit() or _exit()?",
+        "status {}): a sanitizer ended it (its report is above), or the code under test called exit()",
         WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
   }
   return out;

@@ -10,6 +10,8 @@ trace=$2
 work=$3
 rm -rf "$work" && mkdir -p "$work"
 export SIMLOOP_REPLAY_DIR="$work/replays"
+# Under a sanitizer build, its reports end in abort(), as real crashes do.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1" UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}abort_on_error=1"
 fail() { echo "crash_test: $*" >&2; exit 1; }
 
 for mode in abort null terminate; do
