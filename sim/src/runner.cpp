@@ -140,6 +140,10 @@ constexpr std::string_view kKnownVariables[] = {
     "SIMLOOP_PYTHON",
     "SIMLOOP_BUILDS",
     "SIMLOOP_JOBS",
+    "SIMLOOP_PROPERTY_RUNS",
+    "SIMLOOP_FUZZ_SEED",
+    "SIMLOOP_FUZZ_RUNS",
+    "SIMLOOP_BENCH_ANCHORS",
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

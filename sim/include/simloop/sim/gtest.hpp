@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -83,12 +84,24 @@ inline Coro<void> gtest_checked(Coro<void> (*body)(SimLoop&), SimLoop* loop) {
   }
 }
 
-inline void gtest_explore(const char* suite, const char* name, Coro<void> (*body)(SimLoop&), RunnerOptions base) {
+// Fails the running test with `text`, at the test's own file and line when
+// known (not at a line of simloop's header, which says nothing to a user).
+inline void report_test_failure(const char* file, int line, const std::string& text) {
+  if (file != nullptr) {
+    GTEST_MESSAGE_AT_(file, line, text.c_str(), ::testing::TestPartResult::kNonFatalFailure);
+  } else {
+    ADD_FAILURE() << text;
+  }
+}
+
+inline void gtest_explore(const char* suite, const char* name, Coro<void> (*body)(SimLoop&), RunnerOptions base,
+                          const char* file = nullptr, int line = 0) {
   RunnerOptions options;
   try {
     options = options_from_env(std::move(base));
   } catch (const ConfigError& e) {
-    FAIL() << e.what();
+    report_test_failure(file, line, e.what());
+    return;
   }
   options.test_name = std::string(suite) + "." + name;
   if (options.program.empty()) options.program = self_program();
@@ -97,7 +110,7 @@ inline void gtest_explore(const char* suite, const char* name, Coro<void> (*body
   const Scenario scenario = [body](SimLoop& loop) { return gtest_checked(body, &loop); };
   const Explorer& custom = gtest_explorer_slot();
   ExploreResult result = custom ? custom(scenario, options) : explore(scenario, options);
-  if (!result.ok()) ADD_FAILURE() << result.failure->report;
+  if (!result.ok()) report_test_failure(file, line, result.failure->report);
 }
 
 // How many copies of each SIMLOOP_TEST to register: GTEST_TOTAL_SHARDS when
@@ -115,15 +128,18 @@ inline std::uint64_t gtest_shard_copies() {
 
 class SimloopGtest final : public ::testing::Test {
  public:
-  SimloopGtest(const char* suite, const char* name, Coro<void> (*body)(SimLoop&), RunnerOptions (*options)())
-      : suite_(suite), name_(name), body_(body), options_(options) {}
-  void TestBody() override { gtest_explore(suite_, name_, body_, options_()); }
+  SimloopGtest(const char* suite, const char* name, Coro<void> (*body)(SimLoop&), RunnerOptions (*options)(),
+               const char* file, int line)
+      : suite_(suite), name_(name), body_(body), options_(options), file_(file), line_(line) {}
+  void TestBody() override { gtest_explore(suite_, name_, body_, options_(), file_, line_); }
 
  private:
   const char* suite_;
   const char* name_;
   Coro<void> (*body_)(SimLoop&);
   RunnerOptions (*options_)();
+  const char* file_;
+  int line_;
 };
 
 // GoogleTest shards whole tests (test k runs in shard k % N), and the runner
@@ -138,8 +154,9 @@ inline int register_simloop_test(const char* suite, const char* name, const char
   const std::uint64_t copies = gtest_shard_copies();
   for (std::uint64_t k = 0; k < copies; ++k) {
     const std::string test_name = k == 0 ? std::string(name) : std::string(name) + "/seed_shard_" + std::to_string(k);
-    ::testing::RegisterTest(suite, test_name.c_str(), nullptr, nullptr, file, line,
-                            [=]() -> ::testing::Test* { return new SimloopGtest(suite, name, body, options); });
+    ::testing::RegisterTest(suite, test_name.c_str(), nullptr, nullptr, file, line, [=]() -> ::testing::Test* {
+      return new SimloopGtest(suite, name, body, options, file, line);
+    });
   }
   return static_cast<int>(copies);
 }
@@ -156,24 +173,88 @@ inline int register_simloop_test(const char* suite, const char* name, const char
 
 #define SIMLOOP_TEST(Suite, Name) SIMLOOP_TEST_OPTIONS(Suite, Name, ::simloop::sim::RunnerOptions{})
 
-// Stops the run at once when `cond` is false (and fails the test with the seed).
-#define SIMLOOP_ASSERT(cond)                                                                  \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      ADD_FAILURE() << "SIMLOOP_ASSERT(" #cond ") failed";                                    \
-      throw ::simloop::sim::AssertionFailed("SIMLOOP_ASSERT(" #cond ") failed at " __FILE__); \
-    }                                                                                         \
-  } while (false)
+namespace simloop::sim::detail {
 
-#define SIMLOOP_ASSERT_EQ(a, b)                                                                                      \
-  do {                                                                                                               \
-    const auto& simloop_a_ = (a);                                                                                    \
-    const auto& simloop_b_ = (b);                                                                                    \
-    if (!(simloop_a_ == simloop_b_)) {                                                                               \
-      std::ostringstream simloop_msg_;                                                                               \
-      simloop_msg_ << "SIMLOOP_ASSERT_EQ(" #a ", " #b ") failed: " << ::testing::PrintToString(simloop_a_) << " vs " \
-                   << ::testing::PrintToString(simloop_b_);                                                          \
-      ADD_FAILURE() << simloop_msg_.str();                                                                           \
-      throw ::simloop::sim::AssertionFailed(simloop_msg_.str());                                                     \
-    }                                                                                                                \
-  } while (false)
+// What SIMLOOP_ASSERT* stream into (`<< "message"`), as gtest's Message.
+class AssertMessage {
+ public:
+  template <class T>
+  AssertMessage& operator<<(const T& value) {
+    out_ << value;
+    return *this;
+  }
+  std::string str() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+};
+
+// Records the failure as gtest's ASSERT_* would (file:line: Failure, then
+// what was expected and the streamed message), then stops the run by
+// raising AssertionFailed with the same text on one line.
+class AssertFailure {
+ public:
+  AssertFailure(const char* file, int line, std::string what) : file_(file), line_(line), what_(std::move(what)) {}
+  [[noreturn]] void operator=(const AssertMessage& message) const {
+    std::string text = what_;
+    const std::string extra = message.str();
+    if (!extra.empty()) text += "\n" + extra;
+    GTEST_MESSAGE_AT_(file_, line_, text.c_str(), ::testing::TestPartResult::kNonFatalFailure);
+    std::string one_line = std::string(file_) + ":" + std::to_string(line_) + ": ";
+    for (char c : text) one_line += c == '\n' ? ' ' : c;
+    throw AssertionFailed(one_line);
+  }
+
+ private:
+  const char* file_;
+  int line_;
+  std::string what_;
+};
+
+inline std::optional<std::string> check_true(bool value, const char* text) {
+  if (value) return std::nullopt;
+  return std::string("Value of: ") + text + "\n  Actual: false\nExpected: true";
+}
+
+template <class A, class B>
+std::optional<std::string> check_eq(const char* a_text, const char* b_text, const A& a, const B& b) {
+  if (a == b) return std::nullopt;
+  return std::string("Expected equality of these values:\n  ") + a_text +
+         "\n    Which is: " + ::testing::PrintToString(a) + "\n  " + b_text +
+         "\n    Which is: " + ::testing::PrintToString(b);
+}
+
+// "Expected: (a) < (b), actual: 3 vs 2", as gtest's ASSERT_LT.
+template <class A, class B, class Op>
+std::optional<std::string> check_op(const char* op_text, const char* a_text, const char* b_text, const A& a, const B& b,
+                                    Op op) {
+  if (op(a, b)) return std::nullopt;
+  return std::string("Expected: (") + a_text + ") " + op_text + " (" + b_text +
+         "), actual: " + ::testing::PrintToString(a) + " vs " + ::testing::PrintToString(b);
+}
+
+}  // namespace simloop::sim::detail
+
+// Stops the run at once when the check fails, and fails the test with the
+// seed; `<< "message"` adds to the report. They are what a coroutine uses
+// instead of gtest's ASSERT_* (which `return`, and a coroutine may not);
+// EXPECT_* work as usual and fail the run when its body ends.
+#define SIMLOOP_ASSERT_CHECK_(check)                                                        \
+  switch (0)                                                                                \
+  case 0:                                                                                   \
+  default:                                                                                  \
+    if (auto simloop_assert_failure_ = (check); !simloop_assert_failure_) {                 \
+    } else                                                                                  \
+      ::simloop::sim::detail::AssertFailure(__FILE__, __LINE__, *simloop_assert_failure_) = \
+          ::simloop::sim::detail::AssertMessage()
+
+#define SIMLOOP_ASSERT(cond) SIMLOOP_ASSERT_CHECK_(::simloop::sim::detail::check_true(static_cast<bool>(cond), #cond))
+#define SIMLOOP_ASSERT_EQ(a, b) SIMLOOP_ASSERT_CHECK_(::simloop::sim::detail::check_eq(#a, #b, (a), (b)))
+#define SIMLOOP_ASSERT_OP_(op, a, b) \
+  SIMLOOP_ASSERT_CHECK_(             \
+      ::simloop::sim::detail::check_op(#op, #a, #b, (a), (b), [](const auto& x, const auto& y) { return x op y; }))
+#define SIMLOOP_ASSERT_NE(a, b) SIMLOOP_ASSERT_OP_(!=, a, b)
+#define SIMLOOP_ASSERT_LT(a, b) SIMLOOP_ASSERT_OP_(<, a, b)
+#define SIMLOOP_ASSERT_LE(a, b) SIMLOOP_ASSERT_OP_(<=, a, b)
+#define SIMLOOP_ASSERT_GT(a, b) SIMLOOP_ASSERT_OP_(>, a, b)
+#define SIMLOOP_ASSERT_GE(a, b) SIMLOOP_ASSERT_OP_(>=, a, b)
