@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include <simloop/version.hpp>
+
 #include <simloop/replay/format.hpp>
 #include <simloop/sim/crash.hpp>
 
@@ -256,7 +258,7 @@ void ReplayObserver::prepare_crash_file(const sim::RunnerOptions& options) {
     return;
   }
   Trace header;
-  header.simloop_version = SIMLOOP_VERSION_STRING;
+  header.simloop_version = SIMLOOP_VERSION;
   header.test = info_.test;
   header.strategy = info_.strategy;
   header.fidelity = info_.fidelity;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <simloop/version.hpp>
+
 #include <simloop/task.hpp>
 
 namespace simloop::replay {
@@ -251,7 +253,7 @@ void Recorder::after_callback(const EventLoop& loop, const Handle& handle, std::
 
 Trace Recorder::trace(const RunInfo& info, std::string failure) const {
   Trace t;
-  t.simloop_version = SIMLOOP_VERSION_STRING;
+  t.simloop_version = SIMLOOP_VERSION;
   t.test = info.test;
   t.strategy = info.strategy;
   t.fidelity = info.fidelity;

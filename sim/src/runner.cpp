@@ -13,6 +13,7 @@
 #include <simloop/primitive_errors.hpp>
 #include <simloop/sim/crash.hpp>
 #include <simloop/task.hpp>
+#include <simloop/version.hpp>
 
 namespace simloop::sim {
 
@@ -327,6 +328,7 @@ std::string describe_config(const RunnerOptions& o) {
   if (o.sim.cancel_probability > 0) line += fmt::format(" cancel={}", o.sim.cancel_probability);
   if (o.check_determinism) line += " check_determinism=1";
   if (o.isolation == Isolation::Fork) line += " isolate=fork";
+  line += " (simloop " SIMLOOP_VERSION ")";
   return line;
 }
 

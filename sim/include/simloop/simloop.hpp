@@ -31,4 +31,5 @@
 #include <simloop/task.hpp>
 #include <simloop/task_group.hpp>
 #include <simloop/timeouts.hpp>
+#include <simloop/version.hpp>
 #include <simloop/wait.hpp>

@@ -100,4 +100,11 @@ while IFS= read -r cmd; do
   expect 1 "$WORK/gtest-replay$n.log" sh -c "$cmd"
   grep -q 'replay: reproduced exactly' "$WORK/gtest-replay$n.log" || { cat "$WORK/gtest-replay$n.log"; fail "gtest: not reproduced: $cmd"; }
 done <"$WORK/gtest-commands"
+# 7. SIMLOOP_REPLAY on the whole binary (no filter): the recorded test is
+#    replayed, the other one is skipped, saying why.
+file=$(sed -n 's/^ *replay it: SIMLOOP_REPLAY=\([^ ]*\) .*/\1/p' "$WORK/gtest.log" | head -n 1 | tr -d "'")
+expect 1 "$WORK/gtest-whole.log" env SIMLOOP_REPLAY="$file" "$GTEST_PROG"
+grep -q 'replay: reproduced exactly' "$WORK/gtest-whole.log" || { cat "$WORK/gtest-whole.log"; fail "gtest: whole-binary replay did not reproduce"; }
+grep -q '\[  SKIPPED \] Sample.AlwaysPasses' "$WORK/gtest-whole.log" || { cat "$WORK/gtest-whole.log"; fail "gtest: the other test was not skipped"; }
+grep -q 'SIMLOOP_REPLAY names a run of Sample.ExpectOverdraft' "$WORK/gtest-whole.log" || fail "gtest: the skip does not say why"
 echo "simloop-trace and SIMLOOP_REPLAY end to end: ok"

@@ -24,3 +24,6 @@ SIMLOOP_TEST_OPTIONS(Sample, ExpectOverdraft, chaos()) {
   const int balance = co_await replay_fixtures::bank(&account);
   EXPECT_GE(balance, 0);
 }
+
+// A second test: under SIMLOOP_REPLAY of the first one's file it is skipped.
+SIMLOOP_TEST(Sample, AlwaysPasses) { co_await simloop::sleep(std::chrono::milliseconds(1)); }

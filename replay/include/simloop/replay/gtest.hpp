@@ -12,6 +12,8 @@
 //    on their own, not on the test's earlier failures.
 //  - A bad SIMLOOP_REPLAY* variable or a bad replay file fails the test with
 //    the error (file, line, offset, problem), before any run.
+//  - Under SIMLOOP_REPLAY=<file>, the test the file records is replayed and
+//    every other SIMLOOP_TEST of the binary is skipped, saying why.
 #pragma once
 
 #include <exception>
@@ -70,9 +72,32 @@ inline Coro<void> gtest_run_checked(const sim::Scenario* inner, sim::SimLoop* lo
   }
 }
 
+// The test a SIMLOOP_REPLAY file records (read once per process), or
+// nothing when no file is set.
+inline std::optional<std::string> replayed_test_name() {
+  static const std::optional<std::string> name = []() -> std::optional<std::string> {
+    try {
+      const ReplayEnv env = ReplayEnv::from_environment();
+      if (!env.replay_file) return std::nullopt;
+      return load_trace(*env.replay_file).test;
+    } catch (const std::exception&) {
+      return std::nullopt;  // each test then reports the bad file itself
+    }
+  }();
+  return name;
+}
+
 }  // namespace detail
 
 inline sim::ExploreResult gtest_explore(const sim::Scenario& scenario, sim::RunnerOptions options) {
+  // SIMLOOP_REPLAY on a binary of many tests replays the one its file
+  // records; the others are skipped, saying why.
+  if (const auto replayed = detail::replayed_test_name(); replayed && *replayed != options.test_name) {
+    const std::string why =
+        "SIMLOOP_REPLAY names a run of " + *replayed + ", not of this test: skipped while replaying it";
+    GTEST_MESSAGE_(why.c_str(), ::testing::TestPartResult::kSkip);
+    return {};
+  }
   try {
     const sim::Scenario checked = [inner = &scenario](sim::SimLoop& loop) {
       return detail::gtest_run_checked(inner, &loop);
