@@ -10,6 +10,8 @@
 
 #include <simloop/simloop.hpp>
 
+#include "support/quiet_runner.hpp"
+
 using namespace std::chrono_literals;
 using simloop::Coro;
 using simloop::Future;
@@ -19,14 +21,6 @@ using simloop::sim::SimLoop;
 using simloop::sim::Strategy;
 
 namespace {
-
-RunnerOptions quiet_fifo() {
-  RunnerOptions o;
-  o.runs = 1;
-  o.strategy = Strategy::Fifo;
-  o.log = nullptr;
-  return o;
-}
 
 struct Observed {
   bool child_resumed_after_main = false;
@@ -60,7 +54,7 @@ Coro<void> ends_with_child_queued(SimLoop& loop, std::shared_ptr<Observed> seen,
 TEST(RunLifetimes, NoTaskRunsAfterTheScenarioEndsNormally) {
   auto seen = std::make_shared<Observed>();
   auto scenario = [seen](SimLoop& loop) { return ends_with_child_queued(loop, seen, false); };
-  const auto r = simloop::sim::explore(scenario, quiet_fifo());
+  const auto r = simloop::sim::explore(scenario, simloop::testing::quiet_fifo_runner());
   ASSERT_TRUE(seen->main_ended);
   EXPECT_FALSE(seen->child_resumed_after_main);
   ASSERT_FALSE(r.ok());
@@ -75,7 +69,7 @@ TEST(RunLifetimes, NoTaskRunsAfterTheScenarioEndsNormally) {
 TEST(RunLifetimes, NoTaskRunsAfterTheScenarioRaises) {
   auto seen = std::make_shared<Observed>();
   auto scenario = [seen](SimLoop& loop) { return ends_with_child_queued(loop, seen, true); };
-  const auto r = simloop::sim::explore(scenario, quiet_fifo());
+  const auto r = simloop::sim::explore(scenario, simloop::testing::quiet_fifo_runner());
   ASSERT_TRUE(seen->main_ended);
   EXPECT_FALSE(seen->child_resumed_after_main);
   ASSERT_FALSE(r.ok());
@@ -124,7 +118,7 @@ Coro<void> starts_background(SimLoop& loop, std::shared_ptr<Observed> seen) {
 TEST(RunLifetimes, BackgroundTasksCanBeAllowedAndKeptStateOutlivesTheirFrames) {
   auto seen = std::make_shared<Observed>();
   auto scenario = [seen](SimLoop& loop) { return starts_background(loop, seen); };
-  RunnerOptions o = quiet_fifo();
+  RunnerOptions o = simloop::testing::quiet_fifo_runner();
   o.fail_on_pending_tasks = false;
   o.fail_on_handler_reports = false;  // "Task was destroyed but it is pending!" is expected here
   const auto r = simloop::sim::explore(scenario, o);

@@ -9,6 +9,8 @@
 
 #include <simloop/simloop.hpp>
 
+#include "support/quiet_runner.hpp"
+
 using simloop::Coro;
 using simloop::sim::ConfigError;
 using simloop::sim::FailureKind;
@@ -29,14 +31,6 @@ std::string config_error(const std::map<std::string, std::string>& env) {
   return "(accepted)";
 }
 
-RunnerOptions quiet_one() {
-  RunnerOptions o;
-  o.runs = 1;
-  o.strategy = simloop::sim::Strategy::Fifo;
-  o.log = nullptr;
-  return o;
-}
-
 }  // namespace
 
 TEST(RunnerConfigEdges, SeedRangePastTheLargestSeedIsRefused) {
@@ -45,7 +39,7 @@ TEST(RunnerConfigEdges, SeedRangePastTheLargestSeedIsRefused) {
   EXPECT_EQ(config_error({{"SIMLOOP_SEED", "18446744073709551615"}, {"SIMLOOP_RUNS", "1"}}), "(accepted)");
   EXPECT_EQ(config_error({{"SIMLOOP_SEED", "18446744073709551606"}, {"SIMLOOP_RUNS", "10"}}), "(accepted)");
   EXPECT_NE(config_error({{"SIMLOOP_SEED", "18446744073709551606"}, {"SIMLOOP_RUNS", "11"}}), "(accepted)");
-  RunnerOptions o = quiet_one();
+  RunnerOptions o = simloop::testing::quiet_fifo_runner();
   o.seed = UINT64_MAX;
   o.runs = 2;
   EXPECT_THROW(simloop::sim::explore([](SimLoop&) -> Coro<void> { co_return; }, o), ConfigError);
@@ -89,7 +83,8 @@ Coro<void> fails_in_a_group(SimLoop&, std::string second) {
 }  // namespace
 
 TEST(RunnerFailureText, AFailedTaskGroupNamesEachSubException) {
-  const auto r = simloop::sim::explore([](SimLoop& loop) { return fails_in_a_group(loop, "bad index"); }, quiet_one());
+  const auto r = simloop::sim::explore([](SimLoop& loop) { return fails_in_a_group(loop, "bad index"); },
+                                       simloop::testing::quiet_fifo_runner());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.failure->outcome.failure, FailureKind::Exception);
   const std::string& m = r.failure->outcome.message;
@@ -97,7 +92,8 @@ TEST(RunnerFailureText, AFailedTaskGroupNamesEachSubException) {
   EXPECT_NE(m.find("std::logic_error: bad index"), std::string::npos) << m;
   EXPECT_EQ(m.find('\n'), std::string::npos) << "the causes must be on the line failures are compared by: " << m;
   // Another cause is another failure.
-  const auto r2 = simloop::sim::explore([](SimLoop& loop) { return fails_in_a_group(loop, "other"); }, quiet_one());
+  const auto r2 = simloop::sim::explore([](SimLoop& loop) { return fails_in_a_group(loop, "other"); },
+                                        simloop::testing::quiet_fifo_runner());
   ASSERT_FALSE(r2.ok());
   EXPECT_NE(r2.failure->outcome.message, m);
 }
@@ -107,14 +103,14 @@ TEST(RunnerFailureText, ANonStandardExceptionIsNamedWithItsValue) {
     throw 42;
     co_return;
   };
-  const auto r = simloop::sim::explore(throws_int, quiet_one());
+  const auto r = simloop::sim::explore(throws_int, simloop::testing::quiet_fifo_runner());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.failure->outcome.message, "the scenario raised: an exception of type int: 42");
   auto throws_text = [](SimLoop&) -> Coro<void> {
     throw std::string("no route");
     co_return;
   };
-  const auto r2 = simloop::sim::explore(throws_text, quiet_one());
+  const auto r2 = simloop::sim::explore(throws_text, simloop::testing::quiet_fifo_runner());
   ASSERT_FALSE(r2.ok());
   EXPECT_NE(r2.failure->outcome.message.find("no route"), std::string::npos) << r2.failure->outcome.message;
   EXPECT_EQ(r2.failure->outcome.message.find("unknown type"), std::string::npos);
@@ -129,7 +125,7 @@ Coro<void> completes_at_once() { co_return; }
 // A livelock that never yields counts no step; the synchronous-resumption
 // budget ends it, reported like the other budgets.
 TEST(RunnerBudgets, ALivelockThatNeverSuspendsIsReported) {
-  RunnerOptions o = quiet_one();
+  RunnerOptions o = simloop::testing::quiet_fifo_runner();
   o.max_sync_resumes = 10'000;
   auto spins = [](SimLoop&) -> Coro<void> {
     for (;;) co_await completes_at_once();
