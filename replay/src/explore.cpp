@@ -13,10 +13,9 @@
 
 #include <fmt/format.h>
 
-#include <simloop/version.hpp>
-
 #include <simloop/replay/format.hpp>
 #include <simloop/sim/crash.hpp>
+#include <simloop/version.hpp>
 
 namespace simloop::replay {
 
@@ -293,9 +292,7 @@ void ReplayObserver::write_crash_file(void* context, const char* failure, std::u
   };
   append(c.path_before.data(), c.path_before.size());
   char digits[20];
-  std::size_t nd = 0;
-  for (std::uint64_t v = seed; nd == 0 || v != 0; v /= 10) digits[nd++] = static_cast<char>('0' + v % 10);
-  for (std::size_t i = nd; i > 0; --i) append(&digits[i - 1], 1);
+  append(digits, sim::crash::format_decimal(seed, digits));
   append(c.path_after.data(), c.path_after.size());
   path[n] = '\0';
   const std::vector<Choice>& choices = self->recorder_.choices();
@@ -472,6 +469,17 @@ std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, con
   guided.check_determinism = false;
   guided.seed = original.seed;
   const sim::FailureKind kind = failing_kind_;
+  // A candidate run is kept when it fails like the original; it then
+  // carries the original's identity (its choices are its own).
+  auto keep_if_same = [&](sim::FailureKind got, Trace t) -> std::optional<Trace> {
+    if (got != kind || !same_failure(t.failure, original.failure)) return std::nullopt;
+    t.test = original.test;
+    t.strategy = original.strategy;
+    t.fidelity = original.fidelity;
+    t.seed = original.seed;
+    t.options = original.options;
+    return t;
+  };
   const std::string guide_file = (std::filesystem::path(env_.dir) / ".minimizer-run.simloop-replay").string();
   // Under isolation each minimizer run is a forked child too: a candidate
   // schedule that crashes kills only its child. The child leaves the run's
@@ -502,14 +510,7 @@ std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, con
       return std::nullopt;
     }
     ::unlink(guide_file.c_str());
-    const sim::FailureKind got = out.failure;
-    if (got != kind || !same_failure(t->failure, original.failure)) return std::nullopt;
-    t->test = original.test;
-    t->strategy = original.strategy;
-    t->fidelity = original.fidelity;
-    t->seed = original.seed;
-    t->options = original.options;
-    return t;
+    return keep_if_same(out.failure, std::move(*t));
   };
   Oracle in_process = [&](const std::vector<Choice>& guide) -> std::optional<Trace> {
     GuideObserver obs(guide);
@@ -517,14 +518,8 @@ std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, con
     const sim::RunContext ctx{&guided, original.seed, 0, 1};
     const sim::RunOutcome out = sim::run_one(scenario, guided, ctx);
     guided.observers.clear();
-    if (out.failure != kind || !same_failure(failure_text(out), original.failure)) return std::nullopt;
-    Trace t = obs.recorder_.trace(info_, failure_text(out));
-    t.test = original.test;
-    t.strategy = original.strategy;
-    t.fidelity = original.fidelity;
-    t.seed = original.seed;
-    t.options = original.options;
-    return t;
+    if (!out.failed()) return std::nullopt;
+    return keep_if_same(out.failure, obs.recorder_.trace(info_, failure_text(out)));
   };
   if (!crash_.ready) prepare_crash_file(options);
   const bool isolated = options.isolation == sim::Isolation::Fork || kind == sim::FailureKind::Crash;

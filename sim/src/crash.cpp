@@ -31,16 +31,20 @@ SafeWriter& SafeWriter::text(const char* s, std::size_t n) noexcept {
 
 SafeWriter& SafeWriter::text(const char* s) noexcept { return text(s, std::strlen(s)); }
 
-SafeWriter& SafeWriter::number(std::uint64_t v) noexcept {
-  char digits[20];
+std::size_t format_decimal(std::uint64_t v, char (&out)[20]) noexcept {
+  char reversed[20];
   std::size_t n = 0;
   do {
-    digits[n++] = static_cast<char>('0' + v % 10);
+    reversed[n++] = static_cast<char>('0' + v % 10);
     v /= 10;
   } while (v != 0);
-  char out[20];
-  for (std::size_t i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
-  return text(out, n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = reversed[n - 1 - i];
+  return n;
+}
+
+SafeWriter& SafeWriter::number(std::uint64_t v) noexcept {
+  char digits[20];
+  return text(digits, format_decimal(v, digits));
 }
 
 SafeWriter& SafeWriter::hex16(std::uint64_t v) noexcept {

@@ -1,10 +1,9 @@
 #include <simloop/sim/runner.hpp>
 
 #include <unistd.h>
-#include <algorithm>
 
+#include <algorithm>
 #include <charconv>
-#include <climits>
 #include <cstdint>
 #include <cstdlib>
 
@@ -505,7 +504,7 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
   try {
     main = loop.create_task(scenario(loop), "main");
     scheduler.spare_task(main.base()->id());
-    guard.end_with(main.base() != nullptr ? &main.base()->future() : nullptr);
+    guard.end_with(&main.base()->future());
     loop.run_until_complete(Future<void>(main));
     finished = true;
   } catch (const DeadlockError& e) {

@@ -307,26 +307,19 @@ class EventLoop {
   [[noreturn]] void raise_deadlock();
 
   void register_task(detail::TaskBase* task) noexcept;
+  void unregister_task(detail::TaskBase* task) noexcept;
   void destroy_kept() noexcept;
 
   struct KeptBase {
     virtual ~KeptBase() = default;
   };
+  // C++20 initializes aggregates from parentheses too (keep<Bank>(100)).
   template <class T>
   struct Kept final : KeptBase {
     template <class... A>
-    explicit Kept(A&&... args) : value(make(std::forward<A>(args)...)) {}
-    template <class... A>
-    static T make(A&&... args) {
-      if constexpr (std::is_constructible_v<T, A&&...>) {
-        return T(std::forward<A>(args)...);
-      } else {
-        return T{std::forward<A>(args)...};
-      }
-    }
+    explicit Kept(A&&... args) : value(std::forward<A>(args)...) {}
     T value;
   };
-  void unregister_task(detail::TaskBase* task) noexcept;
 
   const std::uint64_t id_;
   std::unique_ptr<Clock> clock_;

@@ -89,11 +89,11 @@ class ReplayObserver final : public sim::RunObserver {
   // run's replay file, formatted before the run.
   struct CrashFile {
     bool ready = false;
-    std::string prefix;                                          // the file's lines before "seed"
-    std::string path_before;                                     // "<dir>/<test>-seed"
-    std::string path_after;                                      // ".simloop-replay"
-    std::string command_before, command_between, command_after;  // around the path's seed
-    std::string replaying;                                       // replay mode: the lines to print instead
+    std::string prefix;                         // the file's lines before "seed"
+    std::string path_before;                    // "<dir>/<test>-seed"
+    std::string path_after;                     // ".simloop-replay"
+    std::string command_before, command_after;  // the replay command, around the path's seed
+    std::string replaying;                      // replay mode: the lines to print instead
   };
   void prepare_crash_file(const sim::RunnerOptions& options);
   static void write_crash_file(void* self, const char* failure, std::uint64_t seed);

@@ -53,6 +53,10 @@ using ExtraWriter = void (*)(void* context, const char* failure, std::uint64_t s
 void set_extra(ExtraWriter writer, void* context) noexcept;
 void clear_extra() noexcept;
 
+// Writes `v` in decimal into `out` (no terminator) and returns how many
+// characters it wrote. Async-signal-safe.
+std::size_t format_decimal(std::uint64_t v, char (&out)[20]) noexcept;
+
 // Buffered write(2) to a file descriptor, with a running FNV-1a 64 of the
 // bytes written (replay files end in one). Async-signal-safe.
 class SafeWriter {
