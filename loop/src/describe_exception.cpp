@@ -42,6 +42,18 @@ std::string type_name(const std::type_info& type) {
   return name;
 }
 
+// Whether the exception being handled was thrown as a T (false when the
+// C++ ABI cannot say).
+template <typename T>
+bool thrown_type_is() {
+#ifdef SIMLOOP_HAVE_CXXABI
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  return type != nullptr && *type == typeid(T);
+#else
+  return false;
+#endif
+}
+
 // The type std::throw_with_nested wrapped: std::_Nested_exception<T>
 // (libstdc++) or std::__nested<T> (libc++) shows as T.
 std::string unwrap_nested(std::string name) {
@@ -168,10 +180,11 @@ std::string describe_exception(const std::exception_ptr& e) {
     return of_value(v);
   } catch (long double v) {
     return of_value(v);
-  } catch (char* s) {
-    return fmt::format("an exception of type char*: {}", c_string(s));
   } catch (const char* s) {
-    return fmt::format("an exception of type const char*: {}", c_string(s));
+    // One handler for both (it catches a thrown char* too; clang rejects a
+    // separate char* handler before it as shadowing): the thrown type names which.
+    const bool is_mutable = thrown_type_is<char*>();
+    return fmt::format("an exception of type {}: {}", is_mutable ? "char*" : "const char*", c_string(s));
   } catch (const std::string& s) {
     return fmt::format("an exception of type std::string: {}", quoted(s));
   } catch (...) {

@@ -202,7 +202,7 @@ ReplayObserver::ReplayObserver(sim::RunnerOptions& options, ReplayEnv env) : env
     return;
   }
   Trace t = load_trace(*env_.replay_file);
-  if (!options.test_name.empty() && t.test != options.test_name) {
+  if (!env_.accept_other_test && !options.test_name.empty() && t.test != options.test_name) {
     throw std::invalid_argument(fmt::format("SIMLOOP_REPLAY={}: this file records test '{}', not '{}'",
                                             *env_.replay_file, t.test, options.test_name));
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 
@@ -286,6 +287,16 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     }
     o.sim.cancel_probability = p;
   }
+  if (const char* v = get("SIMLOOP_TIME_BUDGET")) {
+    auto d = parse_duration(v);
+    if (!d || *d <= Duration{0}) {
+      throw ConfigError(fmt::format(
+          "SIMLOOP_TIME_BUDGET='{}': not a positive duration of wall-clock time (e.g. 90s, 10m, 1h; bare numbers are "
+          "seconds)",
+          v));
+    }
+    o.time_budget = std::chrono::duration_cast<std::chrono::nanoseconds>(*d);
+  }
   // Sharding: SIMLOOP_* win over GTEST_* (gtest shards whole tests by the
   // latter; the former split one test's seeds without gtest noticing).
   const char* total_name = "SIMLOOP_TOTAL_SHARDS";
@@ -327,6 +338,7 @@ std::string describe_config(const RunnerOptions& o) {
   if (o.sim.cancel_probability > 0) line += fmt::format(" cancel={}", o.sim.cancel_probability);
   if (o.check_determinism) line += " check_determinism=1";
   if (o.isolation == Isolation::Fork) line += " isolate=fork";
+  if (o.time_budget) line += fmt::format(" time_budget={}", format_duration(*o.time_budget));
   line += " (simloop " SIMLOOP_VERSION ")";
   return line;
 }
@@ -710,8 +722,27 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
     ~EndExploration() { crash::end_exploration(); }
   } end_exploration;
   ExploreResult result;
+  // Real time decides only how many seeds start, never what a run does.
+  const auto started = std::chrono::steady_clock::now();
   for (std::uint64_t i = options.shard_index; i < options.runs; i += options.total_shards) {
     const std::uint64_t seed = options.seed + i;
+    if (options.time_budget && result.runs > 0 && std::chrono::steady_clock::now() - started >= *options.time_budget) {
+      result.budget_spent = true;
+      result.next_seed = options.seed + (i - options.shard_index);  // this shard's next run, at the same index
+      if (options.log != nullptr) {
+        const std::uint64_t last = seed - options.total_shards;
+        fmt::print(options.log,
+                   "simloop: time budget {} spent after {} runs: seeds {}..{}{} covered; the next job continues with "
+                   "SIMLOOP_SEED={}{}\n",
+                   format_duration(*options.time_budget), result.runs, options.seed + options.shard_index, last,
+                   options.total_shards > 1
+                       ? fmt::format(" (every {}th, shard {})", options.total_shards, options.shard_index)
+                       : "",
+                   result.next_seed, options.total_shards > 1 ? " and the same shards" : "");
+        std::fflush(options.log);
+      }
+      return result;
+    }
     crash::set_run(seed, result.runs + 1);
     RunContext ctx{&options, seed, i, 1};
     RunOutcome outcome;
@@ -741,6 +772,18 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
       result.failure = std::move(f);
       return result;
     }
+  }
+  if (options.log != nullptr && result.runs > 0) {
+    // What this process covered, for merging shards' logs (tests/ci/run_shards.sh).
+    const std::uint64_t first = options.seed + options.shard_index;
+    const std::uint64_t last = first + (result.runs - 1) * options.total_shards;
+    fmt::print(options.log, "simloop: {} passed {} runs: seeds {}..{}{}\n",
+               options.test_name.empty() ? "exploration" : options.test_name, result.runs, first, last,
+               options.total_shards > 1
+                   ? fmt::format(" every {}th (shard {}/{})", options.total_shards, options.shard_index,
+                                 options.total_shards)
+                   : "");
+    std::fflush(options.log);
   }
   return result;
 }

@@ -52,7 +52,7 @@ Coro<void> lock_contended(simloop::Lock* lock) {
   auto waiter = simloop::create_task(lock->hold());  // waits: binds the lock
   co_await simloop::sleep(0s);
   held.release();
-  co_await std::move(waiter);  // the waiter's Held goes at once
+  (void)co_await std::move(waiter);  // the waiter's Held goes at once
 }
 
 Coro<void> event_waited(simloop::Event* event) {
@@ -68,7 +68,7 @@ Coro<void> semaphore_contended(simloop::Semaphore* sem) {
   auto waiter = simloop::create_task(sem->hold());
   co_await simloop::sleep(0s);
   held.release();
-  co_await std::move(waiter);  // the waiter's Held goes at once
+  (void)co_await std::move(waiter);  // the waiter's Held goes at once
 }
 
 Coro<void> wait_notified(simloop::Condition* cond) {

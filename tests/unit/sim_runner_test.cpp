@@ -103,6 +103,8 @@ TEST(SimRunnerEnv, BadValuesAreRefusedNamingTheVariable) {
       {{{"SIMLOOP_MAX_VTIME", "5d"}}, "SIMLOOP_MAX_VTIME"},
       {{{"SIMLOOP_CHECK_DETERMINISM", "yes"}}, "SIMLOOP_CHECK_DETERMINISM"},
       {{{"SIMLOOP_CANCEL", "2"}}, "SIMLOOP_CANCEL"},
+      {{{"SIMLOOP_TIME_BUDGET", "0"}}, "SIMLOOP_TIME_BUDGET='0': not a positive duration"},
+      {{{"SIMLOOP_TIME_BUDGET", "soon"}}, "SIMLOOP_TIME_BUDGET='soon'"},
       {{{"GTEST_TOTAL_SHARDS", "3"}, {"GTEST_SHARD_INDEX", "3"}}, "GTEST_SHARD_INDEX=3 must be less than"},
       {{{"GTEST_TOTAL_SHARDS", "3"}}, "GTEST_SHARD_INDEX"},
       {{{"SIMLOOP_TOTAL_SHARDS", "0"}, {"SIMLOOP_SHARD_INDEX", "0"}}, "SIMLOOP_TOTAL_SHARDS"},

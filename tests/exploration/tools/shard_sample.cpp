@@ -1,6 +1,8 @@
-// A SIMLOOP_TEST that logs every seed it runs (to $SHARD_SAMPLE_LOG, one per
-// line), for the sharding test: run under GTEST_TOTAL_SHARDS=N with each
-// GTEST_SHARD_INDEX, the logs together must hold every seed exactly once.
+// A SIMLOOP_TEST that logs every seed it runs (to $SHARD_SAMPLE_LOG, else to
+// seeds.log in the working directory; one per line), for the sharding tests:
+// run under GTEST_TOTAL_SHARDS=N with each GTEST_SHARD_INDEX, or as the N
+// ctest entries simloop_discover_tests(... SHARDS N) registers, the logs
+// together must hold every seed exactly once.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -15,7 +17,7 @@ class SeedLog final : public simloop::sim::RunObserver {
  public:
   void on_run_start(const simloop::sim::RunContext& ctx, simloop::sim::SimLoop&, simloop::sim::SimScheduler&) override {
     const char* path = std::getenv("SHARD_SAMPLE_LOG");
-    if (path == nullptr) return;
+    if (path == nullptr) path = "seeds.log";
     if (std::FILE* f = std::fopen(path, "a")) {
       std::fprintf(f, "%llu\n", static_cast<unsigned long long>(ctx.seed));
       std::fclose(f);

@@ -14,9 +14,13 @@
 //    the error (file, line, offset, problem), before any run.
 //  - Under SIMLOOP_REPLAY=<file>, the test the file records is replayed and
 //    every other SIMLOOP_TEST of the binary is skipped, saying why.
+//  - SIMLOOP_REPLAY_TEST (end of file) turns a replay file into a
+//    regression test.
 #pragma once
 
+#include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -118,7 +122,112 @@ inline sim::ExploreResult gtest_explore(const sim::Scenario& scenario, sim::Runn
 inline void install_gtest_explorer() { sim::set_gtest_explorer(&gtest_explore); }
 
 namespace detail {
+
+// A relative replay file not found from the working directory is looked up
+// in the replay directory, as SIMLOOP_REPLAY's is.
+inline std::string locate_replay_file(const std::string& file, const std::string& replay_dir) {
+  std::error_code ec;
+  if (std::filesystem::path(file).is_absolute() || std::filesystem::exists(file, ec)) return file;
+  const std::filesystem::path in_dir = std::filesystem::path(replay_dir) / file;
+  return std::filesystem::exists(in_dir, ec) ? in_dir.string() : file;
+}
+
+// SIMLOOP_REPLAY_TEST's body: replays `file` on `scenario` once and judges
+// the verdict as a regression test does (see the macro).
+inline void replay_regression(const char* suite, const char* name, const sim::Scenario& scenario,
+                              const std::string& file, const char* source_file, int line) {
+  const std::string test = std::string(suite) + "." + name;
+  if (const auto replayed = replayed_test_name(); replayed && *replayed != test) {
+    const std::string why =
+        "SIMLOOP_REPLAY names a run of " + *replayed + ", not of this test: skipped while replaying it";
+    GTEST_MESSAGE_(why.c_str(), ::testing::TestPartResult::kSkip);
+    return;
+  }
+  const std::string head = "SIMLOOP_REPLAY_TEST(" + test + ", " + file + "): ";
+  sim::RunnerOptions options;
+  ReplayEnv env;
+  try {
+    options = sim::options_from_env();
+    env = ReplayEnv::from_environment();
+  } catch (const std::exception& e) {
+    sim::detail::report_test_failure(source_file, line, head + e.what());
+    return;
+  }
+  options.test_name = test;
+  options.program = sim::detail::self_program();
+  options.program_args = "--gtest_filter=" + test;
+  options.log_failure = false;
+  env.replay_file = locate_replay_file(file, env.dir);
+  env.minimize_runs = 0;
+  env.accept_other_test = true;
+  env.continue_after_divergence = false;
+  sim::ExploreResult result;
+  try {
+    const sim::Scenario checked = [inner = &scenario](sim::SimLoop& loop) { return gtest_run_checked(inner, &loop); };
+    result = replay::explore(checked, options, env);
+  } catch (const std::exception& e) {
+    sim::detail::report_test_failure(source_file, line, head + "cannot replay it: " + e.what());
+    return;
+  }
+  const std::string report = result.failure ? result.failure->report : std::string();
+  switch (result.replay_verdict) {
+    case sim::ReplayVerdict::Passed: return;
+    case sim::ReplayVerdict::DivergedPassing: {
+      // Passing: the fix may well be what changed the schedule. Said plainly,
+      // since the test no longer pins the recorded interleaving.
+      std::string notice = head +
+                           "passed, but the schedule no longer applies: the code changed since it was recorded, so "
+                           "this test no longer replays that interleaving (re-record it from the exploration that "
+                           "found it, or delete it)\n";
+      if (const std::size_t at = report.find("  replay diverged"); at != std::string::npos) {
+        const std::size_t end = report.find("\n  replay:", at);  // the divergence and what was running
+        notice += report.substr(at, end == std::string::npos ? std::string::npos : end + 1 - at);
+      }
+      std::printf("%s", notice.c_str());
+      std::fflush(stdout);
+      return;
+    }
+    case sim::ReplayVerdict::Reproduced:
+      sim::detail::report_test_failure(source_file, line, head + "the recorded failure happens again\n" + report);
+      return;
+    case sim::ReplayVerdict::FailedDifferently:
+      sim::detail::report_test_failure(
+          source_file, line, head + "the recorded schedule still applies and the run fails, differently\n" + report);
+      return;
+    case sim::ReplayVerdict::DivergedFailing:
+      sim::detail::report_test_failure(source_file, line,
+                                       head +
+                                           "the schedule no longer applies (the code changed since it was recorded: "
+                                           "the first choice that differs is below), and the run fails\n" +
+                                           report);
+      return;
+    case sim::ReplayVerdict::None: break;
+  }
+  if (!result.ok()) sim::detail::report_test_failure(source_file, line, head + report);
+}
+
+}  // namespace detail
+
+namespace detail {
 inline const bool gtest_explorer_installed = (install_gtest_explorer(), true);
 }  // namespace detail
 
 }  // namespace simloop::replay
+
+// A found bug as a regression test, in one line:
+//
+//   SIMLOOP_REPLAY_TEST(Bank, Seed7, never_overdraws, "Bank.NeverOverdraws-seed7.min.simloop-replay");
+//
+// replays the checked-in replay file (absolute, relative to the working
+// directory, or to the replay directory) on `scenario` (a
+// Coro<void>(sim::SimLoop&) function, typically the body the original
+// SIMLOOP_TEST calls) once. It fails while the recorded failure happens
+// (or another failure does) and passes once it no longer happens. When the
+// code changed so that the recorded schedule no longer applies, it says so
+// plainly with the first choice that differs: failing if the run fails,
+// passing with that notice if it passes (the fix may be what changed it).
+#define SIMLOOP_REPLAY_TEST(Suite, Name, scenario, replay_file)                                                    \
+  TEST(Suite, Name) {                                                                                              \
+    ::simloop::replay::detail::replay_regression(#Suite, #Name, ::simloop::sim::Scenario(scenario), (replay_file), \
+                                                 __FILE__, __LINE__);                                              \
+  }

@@ -37,6 +37,9 @@ struct ReplayEnv {
   std::optional<std::string> replay_file;
   bool continue_after_divergence = false;
   std::size_t minimize_runs = 500;
+  // Replay a file that records another test (SIMLOOP_REPLAY_TEST: a
+  // regression test replays the run its original test recorded).
+  bool accept_other_test = false;
 
   // Raises std::invalid_argument naming the variable and the bad value.
   static ReplayEnv from_environment();

@@ -34,7 +34,9 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include <simloop/sim/runner.hpp>
 
@@ -149,9 +151,114 @@ class SimloopGtest final : public ::testing::Test {
 // "Name/seed_shard_1" .. "Name/seed_shard_<N-1>": consecutive tests land in
 // distinct shards, each copy explores the seeds of the shard it runs in,
 // and together they cover every seed once.
+// gtest's --gtest_filter syntax: "pos1:pos2-neg1:neg2", patterns with * and ?.
+inline bool gtest_glob_matches(std::string_view pattern, std::string_view name) {
+  std::size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p, ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++, resume = n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1, n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+inline bool gtest_patterns_match(std::string_view patterns, std::string_view name) {
+  while (true) {
+    const std::size_t colon = patterns.find(':');
+    if (gtest_glob_matches(patterns.substr(0, colon), name)) return true;
+    if (colon == std::string_view::npos) return false;
+    patterns.remove_prefix(colon + 1);
+  }
+}
+
+inline bool gtest_filter_selects(std::string_view filter, std::string_view full_name) {
+  const std::size_t dash = filter.find('-');
+  std::string_view positive = filter.substr(0, dash);
+  if (positive.empty()) positive = "*";
+  if (!gtest_patterns_match(positive, full_name)) return false;
+  return dash == std::string_view::npos || !gtest_patterns_match(filter.substr(dash + 1), full_name);
+}
+
+struct ShardedTest {
+  std::string suite;
+  std::string name;
+  std::uint64_t copies;
+};
+
+inline std::vector<ShardedTest>& sharded_tests() {
+  static std::vector<ShardedTest> tests;
+  return tests;
+}
+
+// Under GoogleTest sharding a SIMLOOP_TEST's seeds are split between its
+// copies. A filter that selects some copies and not the others (ctest runs
+// one test per process, --gtest_filter=Suite.Name) would leave the other
+// shards' seeds unexplored in every process; a shard given no test at all
+// would pass having run nothing. Either fails the shard, saying what to do.
+class ShardCoverageGuard final : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestIterationStart(const ::testing::UnitTest& unit, int) override {
+    const std::string filter = GTEST_FLAG_GET(filter);
+    const char* total = std::getenv("GTEST_TOTAL_SHARDS");
+    const char* index = std::getenv("GTEST_SHARD_INDEX");
+    const std::string where = std::string("GTEST_TOTAL_SHARDS=") + (total ? total : "?") +
+                              " GTEST_SHARD_INDEX=" + (index ? index : "?") + " --gtest_filter=" + filter;
+    const std::string remedy =
+        "GoogleTest gives each test to one shard; to split a SIMLOOP_TEST's seeds when ctest runs one test per "
+        "process, register it with simloop_discover_tests(<target> SHARDS <n>) or set SIMLOOP_TOTAL_SHARDS and "
+        "SIMLOOP_SHARD_INDEX instead (docs/ci.md)";
+    for (const ShardedTest& test : sharded_tests()) {
+      std::uint64_t selected = 0;
+      std::string missing;
+      for (std::uint64_t k = 0; k < test.copies; ++k) {
+        const std::string copy = test.name + (k == 0 ? "" : "/seed_shard_" + std::to_string(k));
+        if (gtest_filter_selects(filter, test.suite + "." + copy)) {
+          ++selected;
+        } else if (missing.empty()) {
+          missing = test.suite + "." + copy;
+        }
+      }
+      if (selected != 0 && selected != test.copies) {
+        ADD_FAILURE() << "simloop: " << where << " selects " << selected << " of the " << test.copies
+                      << " seed shards of " << test.suite << "." << test.name << " (not " << missing
+                      << "): the seeds of the others would run in no process. " << remedy;
+      }
+    }
+    if (unit.test_to_run_count() == 0) {
+      int selected = 0;
+      for (int i = 0; i < unit.total_test_suite_count(); ++i) {
+        const ::testing::TestSuite* suite = unit.GetTestSuite(i);
+        for (int j = 0; j < suite->total_test_count(); ++j) {
+          const ::testing::TestInfo* info = suite->GetTestInfo(j);
+          selected += gtest_filter_selects(filter, std::string(info->test_suite_name()) + "." + info->name()) ? 1 : 0;
+        }
+      }
+      if (selected > 0) {
+        ADD_FAILURE() << "simloop: " << where << " gives this shard none of the " << selected
+                      << " tests the filter selects: it would pass having run nothing. " << remedy;
+      }
+    }
+  }
+};
+
 inline int register_simloop_test(const char* suite, const char* name, const char* file, int line,
                                  Coro<void> (*body)(SimLoop&), RunnerOptions (*options)()) {
   const std::uint64_t copies = gtest_shard_copies();
+  if (copies > 1) {
+    static const bool guard_installed = [] {
+      ::testing::UnitTest::GetInstance()->listeners().Append(new ShardCoverageGuard);
+      return true;
+    }();
+    (void)guard_installed;
+    sharded_tests().push_back({suite, name, copies});
+  }
   for (std::uint64_t k = 0; k < copies; ++k) {
     const std::string test_name = k == 0 ? std::string(name) : std::string(name) + "/seed_shard_" + std::to_string(k);
     ::testing::RegisterTest(suite, test_name.c_str(), nullptr, nullptr, file, line, [=]() -> ::testing::Test* {

@@ -40,11 +40,12 @@
 //    report (e.g. the path of a replay file).
 //  - options_from_env reads SIMLOOP_SEED, SIMLOOP_RUNS, SIMLOOP_STRATEGY,
 //    SIMLOOP_FIDELITY, SIMLOOP_PCT_DEPTH, SIMLOOP_MAX_STEPS, SIMLOOP_MAX_VTIME,
-//    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL, SIMLOOP_ALLOW_BACKGROUND_TASKS
-//    and the shard variables; a bad
+//    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL, SIMLOOP_ALLOW_BACKGROUND_TASKS,
+//    SIMLOOP_TIME_BUDGET and the shard variables; a bad
 //    value raises ConfigError naming the variable, before any run.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -109,6 +110,11 @@ struct RunnerOptions {
   bool fail_on_handler_reports = true;  // never-retrieved exceptions, errors in callbacks
   std::uint64_t total_shards = 1;
   std::uint64_t shard_index = 0;
+  // Wall-clock bound on how many seeds run (SIMLOOP_TIME_BUDGET), for soak
+  // jobs: no run starts once it is spent, and no run is ever cut short, so
+  // each run stays a function of its seed alone. The seeds covered are
+  // printed, and ExploreResult::next_seed says where the next job goes on.
+  std::optional<std::chrono::nanoseconds> time_budget;
   // For reports and the reproduce command.
   std::string test_name;
   std::string program;       // the test binary; empty: "<test binary>"
@@ -234,6 +240,11 @@ const char* to_string(ReplayVerdict verdict) noexcept;
 
 struct ExploreResult {
   std::uint64_t runs = 0;  // runs done by this shard
+  // The time budget ran out before the last seed: runs with index
+  // [shard_index, next_run) of this shard ran, and the next job continues
+  // with SIMLOOP_SEED=next_seed (with the same shards).
+  bool budget_spent = false;
+  std::uint64_t next_seed = 0;
   std::optional<Failure> failure;
   ReplayVerdict replay_verdict = ReplayVerdict::None;
   bool ok() const noexcept { return !failure; }
