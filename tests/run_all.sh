@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds simloop in its three configurations and runs the whole test suite in
-# each: Release, Debug at -O0, and AddressSanitizer + UndefinedBehaviorSanitizer.
+# Builds simloop in four configurations and runs the whole test suite in
+# each: Release, Debug at -O0 and AddressSanitizer + UndefinedBehaviorSanitizer
+# with g++, and Release with clang 16 (the two supported compilers).
 # The sanitizer build also sweeps the demo bug hunt over 2,000 seeds under
 # cancellation injection (ctest label sweep: tests/sweep/).
 #
-#   bash tests/run_all.sh            # all three
+#   bash tests/run_all.sh            # all four
 #   SIMLOOP_BUILDS="debug" bash tests/run_all.sh
 #
 # Build trees go to build/<config>. Exits non-zero if any build or test fails.
@@ -14,7 +15,7 @@ bash .ci/install-deps || exit 1
 
 mkdir -p build
 jobs=${SIMLOOP_JOBS:-$(nproc)}
-builds=${SIMLOOP_BUILDS:-"release debug asan"}
+builds=${SIMLOOP_BUILDS:-"release debug asan clang"}
 total_passed=0
 total_failed=0
 total_skipped=0
@@ -25,7 +26,8 @@ for config in $builds; do
     release) flags=(-DCMAKE_BUILD_TYPE=Release) ;;
     debug) flags=(-DCMAKE_BUILD_TYPE=Debug) ;;
     asan) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIMLOOP_SANITIZE=ON) ;;
-    *) echo "unknown build '$config' (expected release, debug or asan)" >&2; exit 2 ;;
+    clang) flags=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++-16) ;;
+    *) echo "unknown build '$config' (expected release, debug, asan or clang)" >&2; exit 2 ;;
   esac
   dir="build/$config"
   echo "=== $config: configure and build ($dir)"
