@@ -92,6 +92,8 @@ grep -q SIMLOOP_REPLAY_CONTINUE "$WORK/continue.log" || fail "bad variable not n
 #    the printed commands replay both exactly.
 expect 1 "$WORK/gtest.log" env SIMLOOP_REPLAY_DIR="$WORK/gtest-replays" "$GTEST_PROG"
 grep -q "minimized: 1 non-zero choices" "$WORK/gtest.log" || { cat "$WORK/gtest.log"; fail "gtest: minimized size not 1"; }
+# The failing run's EXPECT_* is printed once, not again by each minimizer re-run.
+[ "$(grep -c 'gtest_sample.cpp:25: Failure' "$WORK/gtest.log")" -eq 1 ] || { cat "$WORK/gtest.log"; fail "gtest: the EXPECT failure is not printed exactly once"; }
 grep 'replay it:' "$WORK/gtest.log" | sed 's/^ *replay it: //' >"$WORK/gtest-commands"
 [ "$(wc -l <"$WORK/gtest-commands")" -eq 2 ] || fail "gtest: expected two replay commands"
 n=0

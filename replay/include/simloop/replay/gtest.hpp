@@ -18,6 +18,8 @@
 //    regression test.
 #pragma once
 
+#include <gtest/gtest-spi.h>
+
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -32,20 +34,43 @@ namespace simloop::replay {
 
 namespace detail {
 
-inline int gtest_failed_parts() {
+// While an exploration runs, gtest's results are captured here instead of
+// printed: the minimizer re-runs a failing test dozens of times, and each
+// re-run's EXPECT_* would print again. The failing run's own results are
+// reported once the exploration ends (gtest_explore).
+struct CapturedParts {
+  ::testing::TestPartResultArray parts;
+  int failing_begin = -1;  // [begin, end) of parts: the first run that failed
+  int failing_end = -1;
+};
+
+inline CapturedParts*& captured_parts() {
+  static thread_local CapturedParts* slot = nullptr;
+  return slot;
+}
+
+// The results of the running test so far: the capture, else gtest's own.
+inline int gtest_part_count() {
+  if (const CapturedParts* c = captured_parts()) return c->parts.size();
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  if (info == nullptr) return 0;
-  const ::testing::TestResult* r = info->result();
+  return info == nullptr ? 0 : info->result()->total_part_count();
+}
+
+inline const ::testing::TestPartResult& gtest_part(int i) {
+  if (const CapturedParts* c = captured_parts()) return c->parts.GetTestPartResult(i);
+  return ::testing::UnitTest::GetInstance()->current_test_info()->result()->GetTestPartResult(i);
+}
+
+inline int gtest_failed_parts() {
   int n = 0;
-  for (int i = 0; i < r->total_part_count(); ++i) n += r->GetTestPartResult(i).failed() ? 1 : 0;
+  for (int i = 0; i < gtest_part_count(); ++i) n += gtest_part(i).failed() ? 1 : 0;
   return n;
 }
 
 inline std::string gtest_failure_text(int index) {
-  const ::testing::TestResult* r = ::testing::UnitTest::GetInstance()->current_test_info()->result();
   int seen = 0;
-  for (int i = 0; i < r->total_part_count(); ++i) {
-    const ::testing::TestPartResult& part = r->GetTestPartResult(i);
+  for (int i = 0; i < gtest_part_count(); ++i) {
+    const ::testing::TestPartResult& part = gtest_part(i);
     if (!part.failed()) continue;
     if (seen++ < index) continue;
     std::string text = part.summary();
@@ -62,6 +87,18 @@ inline std::string gtest_failure_text(int index) {
 // must not take an earlier run's failure for this run's.
 inline Coro<void> gtest_run_checked(const sim::Scenario* inner, sim::SimLoop* loop) {
   const int before = gtest_failed_parts();
+  const int parts_before = gtest_part_count();
+  struct MarkFailingRun {
+    int parts_before;
+    int failed_before;
+    ~MarkFailingRun() {
+      CapturedParts* c = captured_parts();
+      if (c != nullptr && c->failing_begin < 0 && gtest_failed_parts() > failed_before) {
+        c->failing_begin = parts_before;
+        c->failing_end = gtest_part_count();
+      }
+    }
+  } mark{parts_before, before};
   std::optional<std::string> thrown;
   try {
     co_await (*inner)(*loop);
@@ -106,7 +143,23 @@ inline sim::ExploreResult gtest_explore(const sim::Scenario& scenario, sim::Runn
     const sim::Scenario checked = [inner = &scenario](sim::SimLoop& loop) {
       return detail::gtest_run_checked(inner, &loop);
     };
-    return replay::explore(checked, std::move(options));
+    detail::CapturedParts captured;
+    sim::ExploreResult result;
+    {
+      ::testing::ScopedFakeTestPartResultReporter capture(
+          ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &captured.parts);
+      detail::captured_parts() = &captured;
+      struct Release {
+        ~Release() { detail::captured_parts() = nullptr; }
+      } release;
+      result = replay::explore(checked, std::move(options));
+    }
+    // The failing run's own gtest results, once (not the minimizer's re-runs').
+    for (int i = captured.failing_begin; i >= 0 && i < captured.failing_end; ++i) {
+      const ::testing::TestPartResult& part = captured.parts.GetTestPartResult(i);
+      if (part.failed()) GTEST_MESSAGE_AT_(part.file_name(), part.line_number(), part.message(), part.type());
+    }
+    return result;
   } catch (const std::exception& e) {
     // Refused before any run: report it as the test's failure.
     sim::ExploreResult refused;
