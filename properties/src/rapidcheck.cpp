@@ -99,8 +99,36 @@ rc::Gen<sim::Fidelity> fidelity() {
   });
 }
 
+void compact_schedule(rc::detail::Example& example) {
+  std::size_t first = example.size();
+  std::size_t count = 0;
+  std::string nonzero;
+  std::size_t nonzero_count = 0;
+  rc::detail::Example kept;
+  kept.reserve(example.size());
+  for (auto& entry : example) {
+    if (entry.first != kScheduleChoiceName) {
+      kept.push_back(std::move(entry));
+      continue;
+    }
+    if (first == example.size()) first = kept.size();
+    if (entry.second != "0") {
+      ++nonzero_count;
+      if (nonzero_count <= 64) nonzero += fmt::format(" #{}={}", count, entry.second);
+    }
+    ++count;
+  }
+  if (count == 0) return;
+  if (nonzero_count > 64) nonzero += fmt::format(" ... ({} more)", nonzero_count - 64);
+  std::string line = fmt::format("{} choices, {} non-zero", count, nonzero_count);
+  if (nonzero_count > 0) line += ":" + nonzero;
+  kept.insert(kept.begin() + static_cast<std::ptrdiff_t>(first), {"simloop schedule", line});
+  example = std::move(kept);
+}
+
 std::uint64_t RapidcheckStrategy::draw(ChoiceKind kind, std::uint64_t n) {
-  std::uint64_t v = *choice(n, bias_.of(kind));
+  // Named, so a counterexample shows the schedule as one line (compact_schedule).
+  std::uint64_t v = *choice(n, bias_.of(kind)).as(kScheduleChoiceName);
   // A value rapidcheck recorded for a wider choice (the path changed while
   // shrinking) is clamped into this one's range.
   if (v >= n) v = n - 1;
@@ -170,7 +198,9 @@ PropertyRun check(const sim::Scenario& scenario, const PropertyOptions& options)
 
 PropertyRun run(const sim::Scenario& scenario, const PropertyOptions& options) {
   PropertyRun r = check(scenario, options);
-  if (r.outcome.failed()) RC_FAIL(r.report());
+  // Thrown as RC_FAIL does, without its file and line: a line of simloop's
+  // source says nothing to the user reading the counterexample.
+  if (r.outcome.failed()) throw rc::detail::CaseResult(rc::detail::CaseResult::Type::Failure, r.report());
   return r;
 }
 

@@ -13,8 +13,9 @@
 //    RC_PARAMS="reproduce=..." from a failure report works the same, and
 //    properties::run() names its replay files "Suite.Name".
 //  - A failing property fails the gtest test with rapidcheck's report: the
-//    shrunk counterexample (every generated value, schedule choices
-//    included), the failure message run() gave, and the reproduce string.
+//    shrunk counterexample (every generated value, the schedule's choices
+//    folded into one "simloop schedule" line), the failure message run()
+//    gave, and the reproduce string.
 #pragma once
 
 #include <iostream>
@@ -40,7 +41,8 @@ void check_gtest(Testable&& testable, int runs) {
     params.maxSuccess = resolve_runs(runs);
     params.seed = resolve_seed(metadata.id, params.seed);
   } catch (const sim::ConfigError& e) {
-    FAIL() << e.what();
+    GTEST_MESSAGE_AT_(info->file(), info->line(), e.what(), ::testing::TestPartResult::kFatalFailure);
+    return;
   }
   std::cout << "simloop property " << metadata.id << ": " << params.maxSuccess << " cases, rapidcheck seed "
             << params.seed << std::endl;
@@ -48,11 +50,15 @@ void check_gtest(Testable&& testable, int runs) {
     explicit NameScope(std::string n) { set_current_name(std::move(n)); }
     ~NameScope() { set_current_name({}); }
   } scope(std::string(info->test_suite_name()) + "." + info->name());
-  const auto result = rc::detail::checkTestable(std::forward<Testable>(testable), metadata, params);
+  auto result = rc::detail::checkTestable(std::forward<Testable>(testable), metadata, params);
+  if (result.template is<rc::detail::FailureResult>()) {
+    compact_schedule(result.template get<rc::detail::FailureResult>().counterExample);
+  }
   if (!result.template is<rc::detail::SuccessResult>()) {
     std::ostringstream ss;
     rc::detail::printResultMessage(result, ss);
-    FAIL() << ss.str();
+    // At the property's own line, not at this header's.
+    GTEST_MESSAGE_AT_(info->file(), info->line(), ss.str().c_str(), ::testing::TestPartResult::kFatalFailure);
   }
 }
 

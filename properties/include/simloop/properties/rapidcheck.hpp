@@ -67,6 +67,13 @@ void showValue(Fidelity f, std::ostream& os);
 
 namespace simloop::properties {
 
+// The name every schedule choice carries in a rapidcheck counterexample;
+// compact_schedule() folds those entries into one, "simloop schedule: 143
+// choices, 2 non-zero: #5=2 #17=1" (the index in the run's list of choices
+// and the value), where rapidcheck would print one entry per choice.
+inline constexpr const char* kScheduleChoiceName = "simloop schedule choice";
+void compact_schedule(rc::detail::Example& example);
+
 // Per-kind probability, in parts per million, that a choice deviates from
 // the natural one. kUniform: the choice is uniform over [0, n) (still
 // shrinking toward 0), for choices with no natural answer (the test's own).
