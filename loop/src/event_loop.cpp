@@ -1,3 +1,4 @@
+#include <simloop/detail/source_path.hpp>
 #include <simloop/event_loop.hpp>
 
 #include <algorithm>
@@ -61,10 +62,13 @@ class SleepingSelector final : public Selector {
 
 // ---- Handle ----------------------------------------------------------------
 
-std::string Handle::describe() const { return fmt::format("callback at {}:{}", where_.file_name(), where_.line()); }
+std::string Handle::describe() const {
+  return fmt::format("callback at {}:{}", detail::display_file(where_.file_name()), where_.line());
+}
 
 std::string TimerHandle::describe() const {
-  return fmt::format("timer (due {}ns) at {}:{}", when_.count(), where().file_name(), where().line());
+  return fmt::format("timer (due {}ns) at {}:{}", when_.count(), detail::display_file(where().file_name()),
+                     where().line());
 }
 
 void TimerHandle::on_cancel() noexcept {

@@ -1,3 +1,4 @@
+#include <simloop/detail/source_path.hpp>
 #include <simloop/task.hpp>
 
 #include <cassert>
@@ -218,7 +219,7 @@ std::string TaskBase::task_repr() const {
     const std::source_location& at = trampoline_.await_location;
     out += fmt::format(" coro=<{} {} at {}:{}>", at.function_name(),
                        frame_destroyed_ ? "destroyed" : (loop().current_task_base() == this ? "running" : "suspended"),
-                       at.file_name(), at.line());
+                       display_file(at.file_name()), at.line());
     if (fut_waiter_ != nullptr) {
       out += " wait_for=";
       out += fut_waiter_->repr();

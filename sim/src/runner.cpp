@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <simloop/detail/source_path.hpp>
 #include <simloop/primitive_errors.hpp>
 #include <simloop/sim/crash.hpp>
 #include <simloop/task.hpp>
@@ -403,8 +404,8 @@ std::string describe_context(const ExceptionContext& c) {
 std::string describe_step(const Handle& h) {
   if (const auto* step = dynamic_cast<const detail::StepHandle*>(&h)) {
     const detail::TaskBase* t = step->owner();
-    return fmt::format("step of {} (suspended at {}:{})", t->name(), t->await_location().file_name(),
-                       t->await_location().line());
+    return fmt::format("step of {} (suspended at {}:{})", t->name(),
+                       detail::display_file(t->await_location().file_name()), t->await_location().line());
   }
   return h.describe();
 }
@@ -779,10 +780,9 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
     const std::uint64_t last = first + (result.runs - 1) * options.total_shards;
     fmt::print(options.log, "simloop: {} passed {} runs: seeds {}..{}{}\n",
                options.test_name.empty() ? "exploration" : options.test_name, result.runs, first, last,
-               options.total_shards > 1
-                   ? fmt::format(" every {}th (shard {}/{})", options.total_shards, options.shard_index,
-                                 options.total_shards)
-                   : "");
+               options.total_shards > 1 ? fmt::format(" every {}th (shard {}/{})", options.total_shards,
+                                                      options.shard_index, options.total_shards)
+                                        : "");
     std::fflush(options.log);
   }
   return result;
