@@ -13,6 +13,7 @@
 #include <simloop/detail/source_path.hpp>
 #include <simloop/primitive_errors.hpp>
 #include <simloop/sim/crash.hpp>
+#include <simloop/sim/variables.hpp>
 #include <simloop/task.hpp>
 #include <simloop/version.hpp>
 
@@ -118,36 +119,6 @@ std::uint64_t parse_count(const char* name, const char* text, std::uint64_t min)
   return value;
 }
 
-// Every SIMLOOP_* variable some part of simloop reads (the runner, replay,
-// the test scripts); docs/exploration.md lists them.
-constexpr std::string_view kKnownVariables[] = {
-    "SIMLOOP_SEED",
-    "SIMLOOP_RUNS",
-    "SIMLOOP_STRATEGY",
-    "SIMLOOP_FIDELITY",
-    "SIMLOOP_PCT_DEPTH",
-    "SIMLOOP_MAX_STEPS",
-    "SIMLOOP_MAX_VTIME",
-    "SIMLOOP_CHECK_DETERMINISM",
-    "SIMLOOP_CANCEL",
-    "SIMLOOP_TOTAL_SHARDS",
-    "SIMLOOP_SHARD_INDEX",
-    "SIMLOOP_ALLOW_BACKGROUND_TASKS",
-    "SIMLOOP_MAX_SYNC_RESUMES",
-    "SIMLOOP_ISOLATE",
-    "SIMLOOP_REPLAY",
-    "SIMLOOP_REPLAY_DIR",
-    "SIMLOOP_REPLAY_CONTINUE",
-    "SIMLOOP_MINIMIZE_RUNS",
-    "SIMLOOP_PYTHON",
-    "SIMLOOP_BUILDS",
-    "SIMLOOP_JOBS",
-    "SIMLOOP_PROPERTY_RUNS",
-    "SIMLOOP_FUZZ_SEED",
-    "SIMLOOP_FUZZ_RUNS",
-    "SIMLOOP_BENCH_ANCHORS",
-};
-
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -169,12 +140,14 @@ std::vector<std::string> unknown_variable_warnings(const std::vector<std::string
   std::vector<std::string> out;
   for (const std::string& name : names) {
     if (!name.starts_with("SIMLOOP_")) continue;
-    if (std::find(std::begin(kKnownVariables), std::end(kKnownVariables), name) != std::end(kKnownVariables)) continue;
+    // The known names are the documented ones (variables.hpp), SIMLOOP_HELP=1 prints them.
+    const auto known = documented_variables();
+    if (std::any_of(known.begin(), known.end(), [&](const VariableDoc& v) { return v.name == name; })) continue;
     std::string_view best;
     std::size_t best_distance = SIZE_MAX;
-    for (std::string_view known : kKnownVariables) {
-      const std::size_t d = edit_distance(name, known);
-      if (d < best_distance) best_distance = d, best = known;
+    for (const VariableDoc& v : known) {
+      const std::size_t d = edit_distance(name, v.name);
+      if (d < best_distance) best_distance = d, best = v.name;
     }
     out.push_back(best_distance <= 3
                       ? fmt::format("{} is not a simloop variable (did you mean {}?)", name, best)
@@ -196,6 +169,12 @@ std::vector<std::string> environment_names() {
 }  // namespace
 
 RunnerOptions options_from_env(RunnerOptions base) {
+  // SIMLOOP_HELP=1: the table of every variable, then exit, before any run.
+  if (help_requested(std::getenv("SIMLOOP_HELP"))) {
+    std::fputs(help_text().c_str(), stdout);
+    std::fflush(stdout);
+    std::exit(0);
+  }
   // A misspelt variable would silently do nothing: say so, once per process.
   static const bool warned = [] {
     for (const std::string& w : unknown_variable_warnings(environment_names()))
