@@ -24,6 +24,8 @@
 #include <new>
 #include <vector>
 
+#include <simloop/config.hpp>
+
 namespace simloop::detail {
 
 class SmallAlloc {
@@ -33,13 +35,14 @@ class SmallAlloc {
   static constexpr std::size_t kClasses = kMaxSize / kGranule;
   static constexpr std::size_t kFirstSlab = 4096;
   static constexpr std::size_t kMaxSlab = 256 * 1024;
-#if defined(__SANITIZE_ADDRESS__)
-  // Under AddressSanitizer every block goes back to malloc, so a use after
-  // free is caught instead of landing in a recycled block.
-  static constexpr bool kBypass = true;
-#else
-  static constexpr bool kBypass = false;
-#endif
+  // With the pool bypassed every block goes back to operator delete, so
+  // AddressSanitizer catches a use after free instead of it landing in a
+  // recycled block. Decided when simloop was configured (SIMLOOP_SANITIZE,
+  // SIMLOOP_POOL), never by how the including translation unit is
+  // compiled: allocate() and deallocate() are inline, and a block taken
+  // from the pool in one translation unit may be freed in another (an
+  // instrumented program linked against an uninstrumented simloop).
+  static constexpr bool kBypass = SIMLOOP_POOL_BYPASS != 0;
 
   static void* allocate(std::size_t size) {
     if (kBypass || size > kMaxSize) return ::operator new(size);
