@@ -99,7 +99,9 @@ constexpr std::array kVariables = {
     VariableDoc{
         "SIMLOOP_BUILDS",
         "which builds tests/run_all.sh configures, builds and tests, each in a directory of build/ named after it",
-        "release debug asan", "names among release, debug and asan, separated by spaces", "tests/run_all.sh"},
+        "release debug asan clang",
+        "names among release, debug, asan (sanitizers) and clang (a clang 16 Release build), separated by spaces",
+        "tests/run_all.sh"},
     VariableDoc{"SIMLOOP_JOBS", "parallel jobs for the builds and ctest runs of tests/run_all.sh",
                 "the number of CPUs (nproc)", "an integer, at least 1", "tests/run_all.sh"},
     VariableDoc{"SIMLOOP_PYTHON",
