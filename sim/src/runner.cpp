@@ -151,7 +151,7 @@ std::vector<std::string> unknown_variable_warnings(const std::vector<std::string
     }
     out.push_back(best_distance <= 3
                       ? fmt::format("{} is not a simloop variable (did you mean {}?)", name, best)
-                      : fmt::format("{} is not a simloop variable (docs/exploration.md lists them)", name));
+                      : fmt::format("{} is not a simloop variable (SIMLOOP_HELP=1 and docs/environment.md list them)", name));
   }
   std::sort(out.begin(), out.end());  // the environment's own order is the process's, not ours
   return out;
