@@ -149,9 +149,10 @@ std::vector<std::string> unknown_variable_warnings(const std::vector<std::string
       const std::size_t d = edit_distance(name, v.name);
       if (d < best_distance) best_distance = d, best = v.name;
     }
-    out.push_back(best_distance <= 3
-                      ? fmt::format("{} is not a simloop variable (did you mean {}?)", name, best)
-                      : fmt::format("{} is not a simloop variable (SIMLOOP_HELP=1 and docs/environment.md list them)", name));
+    out.push_back(
+        best_distance <= 3
+            ? fmt::format("{} is not a simloop variable (did you mean {}?)", name, best)
+            : fmt::format("{} is not a simloop variable (SIMLOOP_HELP=1 and docs/environment.md list them)", name));
   }
   std::sort(out.begin(), out.end());  // the environment's own order is the process's, not ours
   return out;
