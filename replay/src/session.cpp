@@ -50,6 +50,13 @@ std::string this_binary() {
 // build is baked into the library).
 std::string default_replay_dir() { return "simloop-replays"; }
 
+std::string locate_replay_file(const std::string& file, const std::string& replay_dir) {
+  std::error_code ec;
+  if (std::filesystem::path(file).is_absolute() || std::filesystem::exists(file, ec)) return file;
+  const std::filesystem::path in_dir = std::filesystem::path(replay_dir) / file;
+  return std::filesystem::exists(in_dir, ec) ? in_dir.string() : file;
+}
+
 ReplayEnv ReplayEnv::from_environment() {
   ReplayEnv e;
   // Absolute, so the printed replay commands work from any directory.
@@ -62,15 +69,7 @@ ReplayEnv ReplayEnv::from_environment() {
     if (f->empty()) throw std::invalid_argument("SIMLOOP_REPLAY is set but empty: give a replay file");
     e.replay_file = *f;
   }
-  // A relative file not found from the working directory is looked up in
-  // the replay directory (ctest runs each test in its own directory).
-  if (e.replay_file && std::filesystem::path(*e.replay_file).is_relative()) {
-    std::error_code ec;
-    const std::filesystem::path in_dir = std::filesystem::path(e.dir) / *e.replay_file;
-    if (!std::filesystem::exists(*e.replay_file, ec) && std::filesystem::exists(in_dir, ec)) {
-      e.replay_file = in_dir.string();
-    }
-  }
+  if (e.replay_file) e.replay_file = locate_replay_file(*e.replay_file, e.dir);
   if (auto c = env("SIMLOOP_REPLAY_CONTINUE")) {
     if (*c == "1") {
       e.continue_after_divergence = true;

@@ -679,6 +679,17 @@ RunOutcome run_seed(const Scenario& scenario, const RunnerOptions& options, cons
 
 }  // namespace
 
+namespace {
+// "seeds 2..1000, one in 3 (shard 1/3)": the seeds of the first `runs` runs of this shard.
+std::string covered_seeds(const RunnerOptions& o, std::uint64_t runs) {
+  const std::uint64_t first = o.seed + o.shard_index;
+  const std::uint64_t last = first + (runs - 1) * o.total_shards;
+  if (o.total_shards == 1) return fmt::format("seeds {}..{}", first, last);
+  return fmt::format("seeds {}..{}, one in {} (shard {}/{})", first, last, o.total_shards, o.shard_index,
+                     o.total_shards);
+}
+}  // namespace
+
 ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
   if (options.runs == 0) throw ConfigError("explore: runs must be at least 1");
   if (options.runs - 1 > UINT64_MAX - options.seed) {
@@ -711,14 +722,10 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
       result.budget_spent = true;
       result.next_seed = options.seed + (i - options.shard_index);  // this shard's next run, at the same index
       if (options.log != nullptr) {
-        const std::uint64_t last = seed - options.total_shards;
         fmt::print(options.log,
-                   "simloop: time budget {} spent after {} runs: seeds {}..{}{} covered; the next job continues with "
+                   "simloop: time budget {} spent after {} runs: {} covered; the next job continues with "
                    "SIMLOOP_SEED={}{}\n",
-                   format_duration(*options.time_budget), result.runs, options.seed + options.shard_index, last,
-                   options.total_shards > 1
-                       ? fmt::format(" (every {}th, shard {})", options.total_shards, options.shard_index)
-                       : "",
+                   format_duration(*options.time_budget), result.runs, covered_seeds(options, result.runs),
                    result.next_seed, options.total_shards > 1 ? " and the same shards" : "");
         std::fflush(options.log);
       }
@@ -756,13 +763,9 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
   }
   if (options.log != nullptr && result.runs > 0) {
     // What this process covered, for merging shards' logs (tests/ci/run_shards.sh).
-    const std::uint64_t first = options.seed + options.shard_index;
-    const std::uint64_t last = first + (result.runs - 1) * options.total_shards;
-    fmt::print(options.log, "simloop: {} passed {} runs: seeds {}..{}{}\n",
-               options.test_name.empty() ? "exploration" : options.test_name, result.runs, first, last,
-               options.total_shards > 1 ? fmt::format(" every {}th (shard {}/{})", options.total_shards,
-                                                      options.shard_index, options.total_shards)
-                                        : "");
+    fmt::print(options.log, "simloop: {} passed {} runs: {}\n",
+               options.test_name.empty() ? "exploration" : options.test_name, result.runs,
+               covered_seeds(options, result.runs));
     std::fflush(options.log);
   }
   return result;

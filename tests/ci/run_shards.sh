@@ -36,7 +36,7 @@ done
 
 # Each shard prints, per SIMLOOP_TEST, its configuration ("simloop: <test>
 # ... seeds=A..B runs=R shard=i/N ...") and, when it passed, what it covered
-# ("simloop: <test> passed K runs: seeds F..L every Nth (shard i/N)"). The
+# ("simloop: <test> passed K runs: seeds F..L, one in N (shard i/N)"). The
 # shards of a test must be 0..N-1, once each, and their runs must add up to
 # R with shard i running the runs i, i+N, ... below R.
 cat "$work"/shard-*.log | awk -v shards="$shards" '

@@ -23,15 +23,9 @@ Coro<void> overdraft_body(sim::SimLoop&) {
   if (balance < 0) throw sim::AssertionFailed("the account was overdrawn: balance " + std::to_string(balance));
 }
 
-sim::RunnerOptions chaos() {
-  sim::RunnerOptions o;
-  o.sim.fidelity = sim::Fidelity::Chaos;
-  o.runs = 300;
-  o.log = nullptr;
-  return o;
+void run_glued() {
+  sim::detail::gtest_explore("ReplayGlue", "Overdraft", &overdraft_body, replay_fixtures::chaos_runner());
 }
-
-void run_glued() { sim::detail::gtest_explore("ReplayGlue", "Overdraft", &overdraft_body, chaos()); }
 
 class ReplayGlue : public ::testing::Test {
  protected:

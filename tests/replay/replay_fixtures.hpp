@@ -7,6 +7,7 @@
 #include <string>
 
 #include <simloop/replay/trace.hpp>
+#include <simloop/sim/runner.hpp>
 #include <simloop/simloop.hpp>
 
 namespace replay_fixtures {
@@ -33,6 +34,16 @@ inline simloop::replay::Trace sample_trace() {
 struct Account {
   int balance = 100;
 };
+
+// Silent exploration under chaos (the only fidelity that reaches the
+// overdraft), with enough seeds to find it.
+inline simloop::sim::RunnerOptions chaos_runner() {
+  simloop::sim::RunnerOptions o;
+  o.sim.fidelity = simloop::sim::Fidelity::Chaos;
+  o.runs = 300;
+  o.log = nullptr;
+  return o;
+}
 
 // Check-then-act across an await: the check and the withdrawal are one
 // iteration apart.

@@ -56,21 +56,21 @@ Coro<void> overdraft_body(sim::SimLoop&) {
   if (balance < 0) throw sim::AssertionFailed("the account was overdrawn: balance " + std::to_string(balance));
 }
 
-sim::RunnerOptions chaos() {
-  sim::RunnerOptions o;
-  o.sim.fidelity = sim::Fidelity::Chaos;
-  o.runs = 300;
-  o.log = nullptr;
-  return o;
-}
-
 // The minimized replay file of the buggy program's overdraft, as an
 // exploration wrote it.
 std::string recorded;
 
-void explore_buggy() { sim::detail::gtest_explore("Bank", "NeverOverdraws", &overdraft_body, chaos()); }
+void explore_buggy() {
+  sim::detail::gtest_explore("Bank", "NeverOverdraws", &overdraft_body, replay_fixtures::chaos_runner());
+}
 void replay_recorded() {
   replay::detail::replay_regression("BankRegression", "Seed", &overdraft_body, recorded, __FILE__, __LINE__);
+}
+// What replaying it printed (the notice of a schedule that no longer applies).
+std::string replay_recorded_output() {
+  ::testing::internal::CaptureStdout();
+  replay_recorded();
+  return ::testing::internal::GetCapturedStdout();
 }
 
 // Explores the buggy program with its replay files going to `dir`, and
@@ -106,9 +106,7 @@ TEST_F(ReplayTestMacro, FailsWhileTheRecordedFailureHappens) {
 
 TEST_F(ReplayTestMacro, PassesOnceTheFailureNoLongerHappens) {
   program = Program::Fixed;
-  ::testing::internal::CaptureStdout();
-  replay_recorded();
-  const std::string out = ::testing::internal::GetCapturedStdout();
+  const std::string out = replay_recorded_output();
   EXPECT_EQ(out.find("no longer applies"), std::string::npos) << out;
 }
 
@@ -120,9 +118,7 @@ TEST_F(ReplayTestMacro, SaysPlainlyWhenTheScheduleNoLongerAppliesAndTheRunFails)
 
 TEST_F(ReplayTestMacro, PassesWithANoticeWhenTheScheduleNoLongerAppliesAndTheRunPasses) {
   program = Program::ChangedPassing;
-  ::testing::internal::CaptureStdout();
-  replay_recorded();
-  const std::string out = ::testing::internal::GetCapturedStdout();
+  const std::string out = replay_recorded_output();
   EXPECT_NE(out.find("passed, but the schedule no longer applies"), std::string::npos) << out;
   EXPECT_NE(out.find("replay diverged at step"), std::string::npos) << out;
 }

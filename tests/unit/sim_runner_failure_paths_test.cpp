@@ -56,7 +56,9 @@ TEST(RunnerConfigEdges, AMisspeltVariableGetsAWarningNamingTheClosestOne) {
       {"PATH", "SIMLOOP_RUN", "SIMLOOP_SEED", "SIMLOOP_STRATEGIE", "SIMLOOP_SOMETHING_ELSE_ENTIRELY"});
   ASSERT_EQ(w.size(), 3u);
   EXPECT_EQ(w[0], "SIMLOOP_RUN is not a simloop variable (did you mean SIMLOOP_RUNS?)");
-  EXPECT_EQ(w[1], "SIMLOOP_SOMETHING_ELSE_ENTIRELY is not a simloop variable (SIMLOOP_HELP=1 and docs/environment.md list them)");
+  EXPECT_EQ(
+      w[1],
+      "SIMLOOP_SOMETHING_ELSE_ENTIRELY is not a simloop variable (SIMLOOP_HELP=1 and docs/environment.md list them)");
   EXPECT_EQ(w[2], "SIMLOOP_STRATEGIE is not a simloop variable (did you mean SIMLOOP_STRATEGY?)");
 }
 

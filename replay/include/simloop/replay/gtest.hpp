@@ -22,7 +22,6 @@
 
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -176,15 +175,6 @@ inline void install_gtest_explorer() { sim::set_gtest_explorer(&gtest_explore); 
 
 namespace detail {
 
-// A relative replay file not found from the working directory is looked up
-// in the replay directory, as SIMLOOP_REPLAY's is.
-inline std::string locate_replay_file(const std::string& file, const std::string& replay_dir) {
-  std::error_code ec;
-  if (std::filesystem::path(file).is_absolute() || std::filesystem::exists(file, ec)) return file;
-  const std::filesystem::path in_dir = std::filesystem::path(replay_dir) / file;
-  return std::filesystem::exists(in_dir, ec) ? in_dir.string() : file;
-}
-
 // SIMLOOP_REPLAY_TEST's body: replays `file` on `scenario` once and judges
 // the verdict as a regression test does (see the macro).
 inline void replay_regression(const char* suite, const char* name, const sim::Scenario& scenario,
@@ -210,7 +200,7 @@ inline void replay_regression(const char* suite, const char* name, const sim::Sc
   options.program = sim::detail::self_program();
   options.program_args = "--gtest_filter=" + test;
   options.log_failure = false;
-  env.replay_file = locate_replay_file(file, env.dir);
+  env.replay_file = locate_replay_file(file, env.dir);  // as SIMLOOP_REPLAY's
   env.minimize_runs = 0;
   env.accept_other_test = true;
   env.continue_after_divergence = false;

@@ -47,6 +47,10 @@ struct ReplayEnv {
 
 // The default SIMLOOP_REPLAY_DIR.
 std::string default_replay_dir();
+// `file` itself when absolute or found from the working directory, else
+// `replay_dir`/`file` when that exists (ctest runs each test in its own
+// directory), else `file` (whose load then names it as given).
+std::string locate_replay_file(const std::string& file, const std::string& replay_dir);
 // "<dir>/<test>-seed<seed>.simloop-replay" (".min.simloop-replay" when
 // minimized); characters outside [A-Za-z0-9._-] in the test name become '_'.
 std::string replay_path(const std::string& dir, const std::string& test, std::uint64_t seed, bool minimized);
