@@ -75,6 +75,10 @@ void TimerHandle::on_cancel() noexcept {
   if (in_heap_) loop_->timer_cancelled();
 }
 
+void detail::raise_empty_timer_handle(const char* operation) {
+  throw InvalidStateError(fmt::format("{}: the timer handle is empty (default-constructed or moved from)", operation));
+}
+
 const char* to_string(ChoiceKind kind) noexcept {
   switch (kind) {
     case ChoiceKind::ReadyOrder: return "ready_order";

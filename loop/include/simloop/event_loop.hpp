@@ -134,15 +134,17 @@ class EventLoop {
     enqueue(h);
     return ref;
   }
+  // asyncio's call_later / call_at: fn() runs once the loop time reaches the
+  // deadline (time() + delay, or `when`). The handle's when() is that deadline.
   template <class F>
-  HandleRef call_later(Duration delay, F fn, std::source_location where = std::source_location::current()) {
+  TimerHandleRef call_later(Duration delay, F fn, std::source_location where = std::source_location::current()) {
     return call_at(time() + delay, std::move(fn), where);
   }
   template <class F>
-  HandleRef call_at(Duration when, F fn, std::source_location where = std::source_location::current()) {
+  TimerHandleRef call_at(Duration when, F fn, std::source_location where = std::source_location::current()) {
     check_open("call_at");
     auto* h = new detail::TimerCallbackHandle<F>(*this, when, std::move(fn), where);
-    HandleRef ref(h);
+    TimerHandleRef ref(h);
     push_timer(h);
     return ref;
   }

@@ -9,6 +9,10 @@
 //    the owning pointer. The ready queue and the timer heap each hold a ref.
 //  - where() is the source location that scheduled it; traces and task dumps
 //    use it to say what ran.
+//  - call_later / call_at return a TimerHandleRef: a HandleRef (it converts
+//    to one, so code that keeps a HandleRef is unchanged) that also offers
+//    when(), the deadline, as asyncio.TimerHandle.when(). when() of an empty
+//    TimerHandleRef raises InvalidStateError.
 #pragma once
 
 #include <chrono>
@@ -134,6 +138,33 @@ class TimerHandle : public Handle {
   Duration when_;
   std::uint64_t sequence_ = 0;
   bool in_heap_ = false;
+};
+
+namespace detail {
+// Raises InvalidStateError: `operation` was used on an empty TimerHandleRef.
+[[noreturn]] void raise_empty_timer_handle(const char* operation);
+}  // namespace detail
+
+// Owning pointer to a TimerHandle, as call_later / call_at return it: a
+// HandleRef (cancel(), cancelled(), comparison, conversion to HandleRef)
+// that also gives the timer's deadline.
+class TimerHandleRef : public HandleRef {
+ public:
+  TimerHandleRef() noexcept = default;
+  explicit TimerHandleRef(TimerHandle* h) noexcept : HandleRef(h) {}
+  TimerHandle* get() const noexcept { return static_cast<TimerHandle*>(HandleRef::get()); }
+  TimerHandle* operator->() const noexcept { return get(); }
+  TimerHandle& operator*() const noexcept { return *get(); }
+  // Hands the reference over to the caller, who must release() it.
+  TimerHandle* detach() noexcept { return static_cast<TimerHandle*>(HandleRef::detach()); }
+  // asyncio.TimerHandle.when(): the loop time the callback is due at (the
+  // call_at deadline, or time() + delay for call_later). Raises
+  // InvalidStateError for an empty handle.
+  Duration when() const {
+    if (get() == nullptr) [[unlikely]]
+      detail::raise_empty_timer_handle("TimerHandleRef::when()");
+    return get()->when();
+  }
 };
 
 namespace detail {
