@@ -2,11 +2,13 @@
 // Outcome<T> (a value or an exception) and Void.
 //
 // Contract:
-//  - An awaitable is a Future<T>, a Task<T>, a Coro<T> or a sleep(...)
-//    (Sleep<T>); await_result_t<A> is T. ensure_future(aw) returns a
-//    Future<T>: a future or task as is (a shared handle to the same state), a
-//    Coro or a sleep wrapped in a new Task on the running loop
-//    (NoRunningTaskError without one), as asyncio.ensure_future.
+//  - An awaitable is a Future<T>, a Task<T>, a Coro<T>, a sleep(...)
+//    (Sleep<T>) or an AnyTask; await_result_t<A> is T (void for an AnyTask,
+//    whose result is read through a typed handle). ensure_future(aw)
+//    returns a Future<T>: a future or task as is (a shared handle to the
+//    same state), a Coro or a sleep wrapped in a new Task on the running
+//    loop (NoRunningTaskError without one), as asyncio.ensure_future; an
+//    AnyTask stays an AnyTask (future_handle_t<A> names what it returns).
 //  - Outcome<T> holds either a value or an exception_ptr (gather with
 //    return_exceptions). A cancelled child shows as a CancelledError.
 //  - Void stands for the result of a Future<void> where a value is needed
@@ -66,7 +68,14 @@ struct awaitable_traits<Sleep<T>> {
   static constexpr bool is_coro = true;
 };
 
-// Future<T>, Task<T> or Coro<T>.
+// A task of any result type: awaited for its completion alone (task.hpp).
+template <>
+struct awaitable_traits<AnyTask> {
+  using result = void;
+  static constexpr bool is_coro = false;
+};
+
+// Future<T>, Task<T>, Coro<T>, Sleep<T> or AnyTask.
 template <class A>
 concept Awaitable = requires {
   typename awaitable_traits<std::remove_cvref_t<A>>::result;
@@ -111,6 +120,18 @@ Future<await_result_t<A>> ensure_future(A aw, EventLoop* loop = nullptr) {
     return Future<T>(std::move(aw));
   }
 }
+// ensure_future for a task of any result type: the task itself.
+inline AnyTask ensure_future(AnyTask task, EventLoop* loop = nullptr) {
+  if (!task) throw InvalidStateError("ensure_future: the task is empty (default-constructed or moved from)");
+  if (loop != nullptr && &task.get_loop() != loop) {
+    throw ForeignLoopError("ensure_future: the task belongs to a different loop than the others");
+  }
+  return task;
+}
+
+// What ensure_future(A) returns: Future<await_result_t<A>>, or AnyTask.
+template <Awaitable A>
+using future_handle_t = decltype(ensure_future(std::declval<A>(), static_cast<EventLoop*>(nullptr)));
 
 // A value or an exception (asyncio's gather(..., return_exceptions=True)
 // puts either in its result list).
@@ -203,23 +224,23 @@ Outcome<T> outcome_of(FutureBase& f) {
     return Outcome<T>::of_exception(cancelled_error_of(f));
   }
   if (std::exception_ptr e = f.exception()) return Outcome<T>::of_exception(std::move(e));
-  auto& s = static_cast<FutureState<T>&>(f);
   if constexpr (std::is_void_v<T>) {
     return Outcome<void>::of_value();
   } else {
-    return Outcome<T>::of_value(s.template result<false>("gather"));
+    return Outcome<T>::of_value(static_cast<FutureState<T>&>(f).template result<false>("gather"));
   }
 }
 
-// The value of a future finished with a value (Void for void).
+// The value of a future finished with a value (Void for void). For void,
+// `f` may be a future of any type (an AnyTask's): only its state is read.
 template <class T>
 value_or_void_t<T> value_of(FutureBase& f) {
-  auto& s = static_cast<FutureState<T>&>(f);
   if constexpr (std::is_void_v<T>) {
-    s.template result<false>("gather");
+    if (!f.done()) throw FutureNotDoneError("gather: a child is still pending");
+    if (std::exception_ptr e = f.error_of_done()) std::rethrow_exception(e);
     return Void{};
   } else {
-    return s.template result<false>("gather");
+    return static_cast<FutureState<T>&>(f).template result<false>("gather");
   }
 }
 

@@ -20,6 +20,10 @@
 //    CancelledError once the children are done (at the first cancelled child
 //    without return_exceptions). The cancellation of one child alone does not
 //    cancel the others. The children must share one loop (ForeignLoopError).
+//  - An AnyTask child (a task of any result type) gives Void (or an
+//    Outcome<void>) in the results: its value stays in the task, to be read
+//    through the typed handle. gather({task_int, task_string}) with a braced
+//    list gathers a std::vector<AnyTask>.
 #pragma once
 
 #include <cstddef>
@@ -134,7 +138,7 @@ class GatherBuilder {
 
   template <Awaitable A>
   void add(A aw) {
-    Future<await_result_t<A>> f = ensure_future(std::move(aw), loop_);
+    future_handle_t<A> f = ensure_future(std::move(aw), loop_);
     if (loop_ == nullptr) loop_ = &f.get_loop();
     FutureBase* state = f.state();
     state->add_ref();
@@ -255,6 +259,14 @@ Future<std::vector<Outcome<await_result_t<A>>>> gather(ReturnExceptions, std::ve
     for (detail::FutureBase* c : ch) out.push_back(detail::outcome_of<T>(*c));
     return out;
   });
+}
+
+// gather over tasks of any result types, e.g. gather({task_int, task_string}):
+// one Void per task (the values stay in the tasks).
+inline Future<std::vector<Void>> gather(std::vector<AnyTask> tasks) { return gather<AnyTask>(std::move(tasks)); }
+// The same with return_exceptions: one Outcome<void> per task.
+inline Future<std::vector<Outcome<void>>> gather(ReturnExceptions, std::vector<AnyTask> tasks) {
+  return gather<AnyTask>(return_exceptions, std::move(tasks));
 }
 
 }  // namespace simloop

@@ -15,15 +15,26 @@
 //  - The loop keeps every pending task alive: a task needs no other owner.
 //  - A suspended task knows the source location of the co_await it waits at
 //    and what it waits for (repr(), dump_tasks()).
+//  - AnyTask is a task of any result type (current_task, all_tasks, and
+//    tasks of different result types side by side: wait, as_completed,
+//    gather and timeout take it). `co_await any_task` waits until the task
+//    is done, as `await task` does, and yields nothing: it raises the task's
+//    exception (CancelledError if it was cancelled). Its result stays in the
+//    task: read it through a typed Task<T> handle afterwards. result() is
+//    the same check without waiting (FutureNotDoneError while pending).
 //  - An empty Task or AnyTask (default-constructed or moved from) raises
 //    InvalidStateError naming the operation on every use but assignment,
-//    destruction, operator bool, == and base() (null), as an empty Future.
+//    destruction, operator bool, ==, base() and state() (null), as an empty
+//    Future.
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
+#include <exception>
 #include <memory>
 #include <source_location>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -232,7 +243,26 @@ class Task : public Future<T> {
   }
 };
 
-// An untyped reference to a task (current_task, all_tasks).
+namespace detail {
+// `co_await any_task`: FutureAwaiter without the value (see the contract).
+struct AnyTaskAwaiter {
+  FutureBase* state;
+  TaskBase* task = nullptr;
+  bool await_ready() const noexcept { return state->done(); }
+  void await_suspend(std::coroutine_handle<> h) { task = suspend_current_task_on(*state, h); }
+  void await_resume() {
+    if (task != nullptr) deliver_pending_cancel(task);
+    // What result() raises on a done future: its CancelledError or exception.
+    if (std::exception_ptr e = state->error_of_done()) std::rethrow_exception(e);
+  }
+};
+template <class F>
+class AnyTaskDoneCallback;
+}  // namespace detail
+
+// An untyped reference to a task: what current_task and all_tasks return,
+// and the common type of tasks of different result types (see the contract).
+// Every Task<T> converts to it.
 class AnyTask {
  public:
   AnyTask() noexcept = default;
@@ -258,8 +288,36 @@ class AnyTask {
   int uncancel() const { return checked("uncancel()")->uncancel(); }
   std::string get_name() const { return checked("get_name()")->name(); }
   std::string repr() const { return checked("repr()")->task_repr(); }
+  EventLoop& get_loop() const { return checked("get_loop()")->loop(); }
+  // Task.result() without the value: returns if the task finished with one,
+  // else raises its exception or CancelledError (FutureNotDoneError while
+  // pending). Marks an exception retrieved. The value: Task<T>::result().
+  void result() const {
+    detail::TaskBase* t = checked("result()");
+    if (!t->future().done()) {
+      throw FutureNotDoneError("result(): the task is still pending (" + t->task_repr() +
+                               "); await it or check done() first");
+    }
+    if (std::exception_ptr e = t->future().error_of_done()) std::rethrow_exception(e);
+  }
+  // The task's exception (null if it finished with a value); raises
+  // CancelledError if it was cancelled, FutureNotDoneError while pending.
+  std::exception_ptr exception() const { return checked("exception()")->future().exception(); }
+  // fn(AnyTask&) or fn(), scheduled with call_soon once the task is done;
+  // the handle identifies the callback for remove_done_callback.
+  template <class F>
+  HandleRef add_done_callback(F fn, std::source_location where = std::source_location::current()) const;
+  std::size_t remove_done_callback(const HandleRef& callback) const {
+    return checked("remove_done_callback()")->future().remove_done_handle(callback.get());
+  }
   // The task; null for an empty handle.
   detail::TaskBase* base() const noexcept { return t_; }
+  // The task's future state; null for an empty handle (for simloop's own use).
+  detail::FutureBase* state() const noexcept { return t_ != nullptr ? &t_->future() : nullptr; }
+  // Whether co_await on it goes on without suspending (the task is done).
+  bool counts_as_sync_resume() const noexcept { return t_ != nullptr && t_->future().done(); }
+  // Waits until the task is done; raises its exception or CancelledError.
+  detail::AnyTaskAwaiter operator co_await() const { return {&checked("co_await")->future()}; }
   friend bool operator==(const AnyTask& a, const AnyTask& b) noexcept { return a.t_ == b.t_; }
 
  private:
@@ -270,6 +328,34 @@ class AnyTask {
   }
   detail::TaskBase* t_ = nullptr;
 };
+
+namespace detail {
+template <class F>
+class AnyTaskDoneCallback final : public DoneCallback {
+ public:
+  AnyTaskDoneCallback(F&& fn, std::source_location where) : DoneCallback(where), fn_(std::move(fn)) {}
+
+ private:
+  void run() override {
+    if constexpr (std::is_invocable_v<F&, AnyTask&>) {
+      AnyTask t(future_->as_task());
+      fn_(t);
+    } else {
+      fn_();
+    }
+  }
+  F fn_;
+};
+}  // namespace detail
+
+template <class F>
+HandleRef AnyTask::add_done_callback(F fn, std::source_location where) const {
+  detail::TaskBase* t = checked("add_done_callback()");
+  auto* cb = new detail::AnyTaskDoneCallback<F>(std::move(fn), where);
+  HandleRef ref(cb);
+  t->future().add_done_handle(cb);
+  return ref;
+}
 
 template <class T>
 Task<T> EventLoop::create_task(Coro<T> coro, std::string name, std::source_location where) {

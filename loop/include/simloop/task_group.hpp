@@ -68,6 +68,8 @@ class TaskGroup {
 
   // Children not done yet.
   std::size_t size() const noexcept { return tasks_.size(); }
+  // Whether enter() was called (the group cannot be entered again).
+  bool entered() const noexcept { return entered_; }
   // e.g. "<TaskGroup tasks=2 errors=1 cancelling>"
   std::string repr() const;
 

@@ -116,9 +116,10 @@ Coro<await_result_t<A>> run_with_timeout_at(std::optional<Duration> when, A aw) 
   }
 }
 
-// asyncio.tasks._cancel_and_wait: cancel `fut` and wait until it is done.
-template <class T>
-Coro<void> cancel_and_wait(Future<T> fut) {
+// asyncio.tasks._cancel_and_wait: cancel `fut` (a Future<T> or an AnyTask)
+// and wait until it is done.
+template <class F>
+Coro<void> cancel_and_wait(F fut) {
   Future<void> waiter = Future<void>::create(fut.get_loop());
   HandleRef cb = fut.add_done_callback([waiter] {
     if (!waiter.done()) waiter.set_result();
@@ -153,7 +154,7 @@ template <Awaitable A>
 Coro<await_result_t<A>> wait_for(A aw, std::optional<Duration> timeout) {
   using T = await_result_t<A>;
   if (timeout && *timeout <= Duration{0}) {
-    Future<T> fut = ensure_future(std::move(aw));
+    future_handle_t<A> fut = ensure_future(std::move(aw));
     if (!fut.done()) {
       co_await detail::cancel_and_wait(fut);
       if (fut.cancelled()) {

@@ -17,11 +17,18 @@
 //    the timeout passed with awaitables still pending, and
 //    InvalidStateError when nothing is left (has_next() is false).
 //    Duplicates count once.
+//  - Tasks of different result types go together as AnyTask:
+//    wait(std::vector<AnyTask>{task_int, task_string}), or wait({task_int,
+//    task_string}) and as_completed({...}) with a braced list. done/pending
+//    and next() then hold AnyTask handles (compare them with the typed
+//    handles; read results through those), and next_result() returns
+//    nothing but raises the task's exception.
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -104,8 +111,15 @@ requires(Awaitable<F> && !awaitable_traits<F>::is_coro) Coro<WaitResult<F>> wait
   co_return result;
 }
 
-// The iterator asyncio.as_completed returns.
-template <class T>
+// asyncio.wait over tasks of any result types, e.g. wait({task_int, task_string}).
+inline Coro<WaitResult<AnyTask>> wait(std::vector<AnyTask> fs, std::optional<Duration> timeout = std::nullopt,
+                                      ReturnWhen return_when = ALL_COMPLETED) {
+  return wait<AnyTask>(std::move(fs), timeout, return_when);
+}
+
+// The iterator asyncio.as_completed returns. F is the handle it yields:
+// Future<T>, or AnyTask (T void) for tasks of any result types.
+template <class T, class F = Future<T>>
 class AsCompleted {
  public:
   AsCompleted(AsCompleted&&) noexcept = default;
@@ -122,7 +136,7 @@ class AsCompleted {
   std::size_t remaining() const noexcept { return todo_left_; }
 
   // __anext__: the next future to complete (done when returned).
-  Coro<Future<T>> next() {
+  Coro<F> next() {
     take_one("as_completed.next");
     return wait_for_one(st_);
   }
@@ -134,9 +148,9 @@ class AsCompleted {
 
   // ---- internal (used by as_completed) ----
   struct State {
-    Queue<std::optional<Future<T>>> done;  // nullopt: the timeout sentinel
-    std::vector<Future<T>> todo;           // not completed yet, argument order
-    std::vector<HandleRef> callbacks;      // parallel to todo
+    Queue<std::optional<F>> done;      // nullopt: the timeout sentinel
+    std::vector<F> todo;               // not completed yet, argument order
+    std::vector<HandleRef> callbacks;  // parallel to todo
     HandleRef timeout_handle;
   };
   AsCompleted(std::shared_ptr<State> st, std::size_t n) : st_(std::move(st)), todo_left_(n) {}
@@ -146,15 +160,19 @@ class AsCompleted {
     if (todo_left_ == 0) throw InvalidStateError(fmt::format("{}: no awaitable left (check has_next())", what));
     --todo_left_;
   }
-  static Coro<Future<T>> wait_for_one(std::shared_ptr<State> st) {
-    std::optional<Future<T>> f = co_await st->done.get();
+  static Coro<F> wait_for_one(std::shared_ptr<State> st) {
+    std::optional<F> f = co_await st->done.get();
     if (!f) throw TimeoutError("as_completed: timed out");
     co_return std::move(*f);
   }
   static Coro<T> wait_for_result(std::shared_ptr<State> st) {
-    std::optional<Future<T>> f = co_await st->done.get();
+    std::optional<F> f = co_await st->done.get();
     if (!f) throw TimeoutError("as_completed: timed out");
-    co_return f->result();
+    if constexpr (std::is_void_v<T>) {
+      f->result();
+    } else {
+      co_return f->result();
+    }
   }
 
   std::shared_ptr<State> st_;
@@ -163,20 +181,22 @@ class AsCompleted {
 
 // asyncio.as_completed: see the contract.
 template <Awaitable A>
-AsCompleted<await_result_t<A>> as_completed(std::vector<A> aws, std::optional<Duration> timeout = std::nullopt) {
+AsCompleted<await_result_t<A>, future_handle_t<A>> as_completed(std::vector<A> aws,
+                                                                std::optional<Duration> timeout = std::nullopt) {
   using T = await_result_t<A>;
-  using State = typename AsCompleted<T>::State;
+  using F = future_handle_t<A>;
+  using State = typename AsCompleted<T, F>::State;
   EventLoop& loop = EventLoop::running_or_throw("as_completed");
-  std::vector<Future<T>> futs;
+  std::vector<F> futs;
   futs.reserve(aws.size());
   for (A& aw : aws) futs.push_back(ensure_future(std::move(aw), &loop));
   futs = detail::unique_futures(std::move(futs));
   auto st = std::make_shared<State>();
   std::weak_ptr<State> weak = st;
-  for (Future<T>& f : futs) {
+  for (F& f : futs) {
     st->todo.push_back(f);
     // The callback holds the state weakly: dropping the iterator frees it.
-    st->callbacks.push_back(f.add_done_callback([weak](Future<T>& done) {
+    st->callbacks.push_back(f.add_done_callback([weak](F& done) {
       std::shared_ptr<State> s = weak.lock();
       if (!s || s->todo.empty()) return;  // the timeout was here first
       for (std::size_t i = 0; i < s->todo.size(); ++i) {
@@ -202,7 +222,13 @@ AsCompleted<await_result_t<A>> as_completed(std::vector<A> aws, std::optional<Du
       s->callbacks.clear();
     });
   }
-  return AsCompleted<T>(std::move(st), futs.size());
+  return AsCompleted<T, F>(std::move(st), futs.size());
+}
+
+// asyncio.as_completed over tasks of any result types, e.g. as_completed({task_int, task_string}).
+inline AsCompleted<void, AnyTask> as_completed(std::vector<AnyTask> aws,
+                                               std::optional<Duration> timeout = std::nullopt) {
+  return as_completed<AnyTask>(std::move(aws), timeout);
 }
 
 }  // namespace simloop

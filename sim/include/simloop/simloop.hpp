@@ -2,6 +2,7 @@
 // and rapidcheck glue headers are not included: they need those libraries.
 #pragma once
 
+#include <simloop/async_with.hpp>
 #include <simloop/awaitables.hpp>
 #include <simloop/coro.hpp>
 #include <simloop/errors.hpp>
