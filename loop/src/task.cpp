@@ -100,8 +100,18 @@ void TaskBase::step() {
   if (loop.current_task_ != nullptr) {
     throw Error(fmt::format("cannot step {} while {} is running", name(), loop.current_task_->name()));
   }
-  const bool cancel_now = std::exchange(must_cancel_, false);
-  if (fut_waiter_ != nullptr) std::exchange(fut_waiter_, nullptr)->release();
+  bool cancel_now = std::exchange(must_cancel_, false);
+  if (FutureBase* waited = std::exchange(fut_waiter_, nullptr)) {
+    // The awaited future was itself cancelled (by the first of several
+    // cancel() calls, say) or holds a CancelledError: the co_await raises
+    // that error, with its message, as Task.__step keeps a CancelledError
+    // it is handed rather than making a new one.
+    if (cancel_now && (waited->cancelled() ||
+                       (waited->state_ == FutureBase::State::Finished && holds_cancelled_error(waited->exception_)))) {
+      cancel_now = false;
+    }
+    waited->release();
+  }
   if (!started_) {
     started_ = true;
     if (cancel_now) {
