@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/raises.hpp"
 #include "scenarios.hpp"
 
 using namespace std::chrono_literals;
@@ -18,6 +19,7 @@ using simloop::Coro;
 using simloop::Future;
 using simloop::Task;
 using simloop::sim::SimLoop;
+using simloop::testing::raises;
 
 namespace {
 const char* py(bool b) { return b ? "True" : "False"; }
@@ -1035,13 +1037,7 @@ SIMLOOP_CONFORMANCE(prim_wait_for) {
     auto inner = simloop::create_task(value_after(100s, "0"));
     auto w = simloop::create_task(simloop::wait_for(inner, 60s));
     loop.call_soon([w] { w.cancel(); });
-    bool cancelled = false;
-    try {
-      co_await w;
-    } catch (const CancelledError&) {
-      cancelled = true;
-    }
-    if (cancelled) {
+    if (co_await raises<CancelledError>(w)) {
       co_await simloop::sleep(0s);
       log("waiter cancelled inner.cancelled={}", py(inner.cancelled()));
     }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "programs.hpp"
+#include "support/raises.hpp"
 
 namespace {
 
@@ -18,6 +19,7 @@ using simloop::StreamWriter;
 using simloop::fakes::FakeExecutor;
 using simloop::fakes::FakeSelector;
 using simloop::fakes::make_sim_loop;
+using simloop::testing::raises;
 
 // Answers the largest value for Io / Executor choices (longest latency,
 // smallest chunks, the last fault) and 0 for everything else.
@@ -124,12 +126,7 @@ TEST(FakeIo, ReadexactlyRaisesIncompleteReadAtEof) {
     Pair p = make_pair_streams(*loop);
     p.peer_w.write("abc");
     p.peer_w.write_eof();
-    std::optional<simloop::IncompleteReadError> error;
-    try {
-      co_await p.r.readexactly(5);
-    } catch (const simloop::IncompleteReadError& e) {
-      error = e;
-    }
+    const auto error = co_await raises<simloop::IncompleteReadError>(p.r.readexactly(5));
     EXPECT_TRUE(error.has_value());
     if (error) {
       EXPECT_EQ(error->partial(), "abc");
@@ -169,22 +166,13 @@ TEST(FakeIo, LimitOverrunKeepsDataForReaduntilAndDropsTheLineForReadline) {
     Pair p = make_pair_streams(*loop, options);
     p.peer_w.write("0123456789abcdef\nrest\n");
     co_await simloop::sleep(1ms);
-    bool overrun = false;
-    try {
-      co_await p.r.readuntil("\n");
-    } catch (const simloop::LimitOverrunError& e) {
-      overrun = true;
-      EXPECT_EQ(e.consumed(), 16u);
-    }
+    const auto overrun = co_await raises<simloop::LimitOverrunError>(p.r.readuntil("\n"));
     EXPECT_TRUE(overrun);
+    if (overrun) {
+      EXPECT_EQ(overrun->consumed(), 16u);
+    }
     EXPECT_EQ(p.r.buffered(), 22u);  // readuntil leaves the data
-    overrun = false;
-    try {
-      co_await p.r.readline();
-    } catch (const simloop::LimitOverrunError&) {
-      overrun = true;
-    }
-    EXPECT_TRUE(overrun);
+    EXPECT_TRUE(co_await raises<simloop::LimitOverrunError>(p.r.readline()));
     EXPECT_EQ(co_await p.r.readline(), "rest\n");  // readline dropped the long line
     p.w.close();
     p.peer_w.close();
@@ -199,13 +187,7 @@ TEST(FakeIo, TwoReadersWaitingAtOnceIsAnError) {
     Pair p = make_pair_streams(*loop);
     auto first = simloop::create_task(p.r.read(1));
     co_await simloop::sleep(0ms);
-    bool refused = false;
-    try {
-      co_await p.r.read(1);
-    } catch (const simloop::Error&) {
-      refused = true;
-    }
-    EXPECT_TRUE(refused);
+    EXPECT_TRUE(co_await raises<simloop::Error>(p.r.read(1)));
     p.peer_w.write("x");
     EXPECT_EQ(co_await first, "x");
     p.w.close();
@@ -365,13 +347,7 @@ Coro<std::string> dropped_request(simloop::EventLoop* loop) {
   auto [r, w] = co_await simloop::open_connection("db", 5432, from_app);
   net.partition("app", "db", simloop::fakes::PartitionMode::Drop);
   w.write("select\n");
-  std::string outcome;
-  try {
-    co_await r.readline();
-    outcome = "no error";
-  } catch (const simloop::ConnectionResetError&) {
-    outcome = "reset";
-  }
+  std::string outcome = (co_await raises<simloop::ConnectionResetError>(r.readline())) ? "reset" : "no error";
   net.heal("app", "db");
   // A new connection works again.
   auto [r2, w2] = co_await simloop::open_connection("db", 5432, from_app);
@@ -396,13 +372,8 @@ TEST(FakeNetwork, ConnectAcrossADropPartitionTimesOut) {
     FakeSelector::of(*loop).partition("app", "db", simloop::fakes::PartitionMode::Drop);
     simloop::StreamOptions from_app;
     from_app.local_host = "app";
-    int code = 0;
-    try {
-      co_await simloop::open_connection("db", 1, from_app);
-    } catch (const simloop::OSError& e) {
-      code = e.code();
-    }
-    EXPECT_EQ(code, ETIMEDOUT);
+    const auto error = co_await raises<simloop::OSError>(simloop::open_connection("db", 1, from_app));
+    EXPECT_EQ(error ? error->code() : 0, ETIMEDOUT);
     server.close();
   };
   loop->run_until_complete(body());
@@ -452,12 +423,7 @@ TEST(FakeNetwork, ClosingWithUnreadDataResetsThePeer) {
     w.write("unread");
     co_await simloop::sleep(1ms);
     net.close(fb);  // a raw socket that never read what arrived
-    bool reset = false;
-    try {
-      co_await r.read(10);
-    } catch (const simloop::ConnectionResetError&) {
-      reset = true;
-    }
+    const bool reset = (co_await raises<simloop::ConnectionResetError>(r.read(10))).has_value();
     w.close();
     co_return reset;
   };
@@ -521,21 +487,10 @@ TEST(FakeNetwork, AfterAResetDrainRaisesAndWritesAreDropped) {
     co_await simloop::sleep(1ms);
     net.close(fb);  // unread data: the peer resets
     co_await simloop::sleep(1ms);
-    std::string outcome;
-    try {
-      co_await w.drain();
-      outcome = "drain ok";
-    } catch (const simloop::ConnectionResetError&) {
-      outcome = "drain raised";
-    }
+    std::string outcome = (co_await raises<simloop::ConnectionResetError>(w.drain())) ? "drain raised" : "drain ok";
     w.write("after the loss");  // dropped, as asyncio does: no exception
     outcome += w.write_buffer_size() == 0 ? ", write dropped" : ", write buffered";
-    bool closed_with_error = false;
-    try {
-      co_await w.wait_closed();
-    } catch (const simloop::ConnectionResetError&) {
-      closed_with_error = true;
-    }
+    const bool closed_with_error = (co_await raises<simloop::ConnectionResetError>(w.wait_closed())).has_value();
     outcome += closed_with_error ? ", wait_closed raised" : ", wait_closed ok";
     (void)r;
     co_return outcome;
@@ -588,12 +543,9 @@ TEST(FakeExecutor, NaturalChoiceCompletesAtOnceOnTheLoopThread) {
 TEST(FakeExecutor, AnExceptionInTheJobReachesTheAwaitingTask) {
   auto loop = make_sim_loop();
   auto body = [&]() -> Coro<std::string> {
-    try {
-      co_await loop->run_in_executor([]() -> int { throw std::runtime_error("disk on fire"); });
-    } catch (const std::runtime_error& e) {
-      co_return e.what();
-    }
-    co_return "no error";
+    const auto error = co_await raises<std::runtime_error>(
+        loop->run_in_executor([]() -> int { throw std::runtime_error("disk on fire"); }));
+    co_return error ? error->what() : "no error";
   };
   EXPECT_EQ(loop->run_until_complete(body()), "disk on fire");
 }
@@ -608,12 +560,7 @@ TEST(FakeExecutor, CancellingTheFutureBeforeTheJobStartsSkipsIt) {
     });
     co_await simloop::sleep(1ms);
     f.cancel();
-    bool cancelled = false;
-    try {
-      co_await f;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
+    const bool cancelled = (co_await raises<simloop::CancelledError>(f)).has_value();
     co_await simloop::sleep(20ms);  // past the job's completion time
     co_return cancelled;
   };
@@ -635,12 +582,7 @@ TEST(FakeExecutor, CancellingTheAwaitingTaskCancelsTheJob) {
     auto t = simloop::create_task(waiter());
     co_await simloop::sleep(1ms);
     t.cancel();
-    bool cancelled = false;
-    try {
-      co_await t;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
+    const bool cancelled = (co_await raises<simloop::CancelledError>(t)).has_value();
     co_await simloop::sleep(20ms);
     co_return cancelled;
   };

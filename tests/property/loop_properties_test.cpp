@@ -13,6 +13,8 @@
 #include <simloop/replay/explore.hpp>
 #include <simloop/simloop.hpp>
 
+#include "support/raises.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -20,6 +22,7 @@ using simloop::Coro;
 using simloop::Duration;
 using simloop::Task;
 using simloop::sim::SimLoop;
+using simloop::testing::raises;
 namespace props = simloop::properties;
 
 std::vector<Duration> gen_delays(int max_count, int max_us) {
@@ -174,12 +177,7 @@ SIMLOOP_PROPERTY(LoopProperty, CancelBeforeDoneEndsTheTaskCancelled, 300, ()) {
     } else {
       accepted = t.cancel();
     }
-    bool cancelled = false;
-    try {
-      co_await t;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
+    const bool cancelled = (co_await raises<simloop::CancelledError>(t)).has_value();
     if (was_done) {
       SIMLOOP_PROP_ASSERT(!accepted && !cancelled && ran_past, "a finished task was cancelled");
     } else if (accepted) {

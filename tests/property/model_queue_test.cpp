@@ -15,10 +15,13 @@
 #include <simloop/properties/model.hpp>
 #include <simloop/simloop.hpp>
 
+#include "support/raises.hpp"
+
 namespace {
 
 using simloop::Coro;
 using simloop::Task;
+using simloop::testing::raises_sync;
 
 constexpr int kPending = -2;
 constexpr int kCancelled = -3;
@@ -122,12 +125,7 @@ struct PutNowait final : QCmd {
     if (!m.full()) m.deliver(x);
   }
   void run(const QModel& m, QSut& s) const override {
-    bool threw = false;
-    try {
-      s.q.put_nowait(x);
-    } catch (const simloop::QueueFull&) {
-      threw = true;
-    }
+    const bool threw = raises_sync<simloop::QueueFull>([&] { s.q.put_nowait(x); }).has_value();
     SIMLOOP_PROP_ASSERT(threw == m.full(), "put_nowait raised QueueFull: " << threw);
   }
   void show(std::ostream& os) const override { os << "put_nowait(" << x << ")"; }
@@ -157,13 +155,8 @@ struct GetNowait final : QCmd {
   }
   void run(const QModel& m, QSut& s) const override {
     if (m.items.empty()) {
-      bool threw = false;
-      try {
-        (void)s.q.get_nowait();
-      } catch (const simloop::QueueEmpty&) {
-        threw = true;
-      }
-      SIMLOOP_PROP_ASSERT(threw, "get_nowait on an empty queue did not raise QueueEmpty");
+      SIMLOOP_PROP_ASSERT(raises_sync<simloop::QueueEmpty>([&] { return s.q.get_nowait(); }),
+                          "get_nowait on an empty queue did not raise QueueEmpty");
     } else {
       const int v = s.q.get_nowait();
       SIMLOOP_PROP_ASSERT(v == m.items.front(), "get_nowait returned " << v << ", model " << m.items.front());

@@ -13,6 +13,8 @@
 #include <simloop/properties/gtest.hpp>
 #include <simloop/simloop.hpp>
 
+#include "support/raises.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -20,6 +22,8 @@ using simloop::Coro;
 using simloop::Duration;
 using simloop::Task;
 using simloop::sim::SimLoop;
+using simloop::testing::raises;
+using simloop::testing::raises_sync;
 namespace props = simloop::properties;
 
 Duration us(int n) { return std::chrono::microseconds(n); }
@@ -31,13 +35,8 @@ Coro<void> sleep_for(Duration d) { co_await simloop::sleep(d); }
 // Awaits `t`; true when it ended cancelled.
 template <class T>
 Coro<bool> ended_cancelled(Task<T> t) {
-  bool cancelled = false;
-  try {
-    co_await t;
-  } catch (const simloop::CancelledError&) {
-    cancelled = true;
-  }
-  co_return cancelled;
+  const auto cancelled = co_await raises<simloop::CancelledError>(t);
+  co_return cancelled.has_value();
 }
 
 // A cancellation plan: (target index, delay in microseconds).
@@ -234,12 +233,7 @@ SIMLOOP_PROPERTY(PrimitiveProperty, BoundedSemaphoreNeverExceedsItsInitialValue,
           ++held;
         }
       } else {
-        bool refused = false;
-        try {
-          sem.release();
-        } catch (const simloop::TooManyReleasesError&) {
-          refused = true;
-        }
+        const bool refused = raises_sync<simloop::TooManyReleasesError>([&] { sem.release(); }).has_value();
         SIMLOOP_PROP_ASSERT(refused == (held == 0), "release with " << held << " held: refused=" << refused);
         if (!refused) --held;
       }
@@ -377,12 +371,7 @@ SIMLOOP_PROPERTY(PrimitiveProperty, GatherCancellationCancelsEveryPendingChild, 
     std::vector<bool> pending;
     for (auto& c : children) pending.push_back(!c.done());
     const bool accepted = g.cancel();
-    bool gather_cancelled = false;
-    try {
-      co_await g;
-    } catch (const simloop::CancelledError&) {
-      gather_cancelled = true;
-    }
+    const bool gather_cancelled = (co_await raises<simloop::CancelledError>(g)).has_value();
     SIMLOOP_PROP_ASSERT(gather_cancelled == accepted, "accepted=" << accepted << " cancelled=" << gather_cancelled);
     for (std::size_t i = 0; i < children.size(); ++i) {
       SIMLOOP_PROP_ASSERT(children[i].done(), "child " << i << " still pending after the gather ended");
@@ -431,15 +420,11 @@ SIMLOOP_PROPERTY(PrimitiveProperty, WaitForNeverDropsACompletedResult, 250, ()) 
 }
 
 namespace {
+// 1: the body finished in time; 2: TimeoutError.
 Coro<int> wait_for_sleep(int body_us, int timeout_us) {
-  int outcome = 0;
-  try {
-    co_await simloop::wait_for(sleep_for(us(body_us)), us(timeout_us));
-    outcome = 1;
-  } catch (const simloop::TimeoutError&) {
-    outcome = 2;
-  }
-  co_return outcome;
+  const bool timed_out =
+      (co_await raises<simloop::TimeoutError>(simloop::wait_for(sleep_for(us(body_us)), us(timeout_us)))).has_value();
+  co_return timed_out ? 2 : 1;
 }
 }  // namespace
 
@@ -487,19 +472,15 @@ SIMLOOP_PROPERTY(PrimitiveProperty, TaskGroupCancelsEverySiblingAndReportsEveryE
   props::run([&](SimLoop&) -> Coro<void> {
     std::vector<Task<void>> children;
     std::vector<std::string> reported;
-    bool raised = false;
-    try {
-      co_await simloop::with_task_group([&](simloop::TaskGroup& tg) -> Coro<void> {
-        for (std::size_t i = 0; i < kinds.size(); ++i) {
-          children.push_back(tg.create_task(group_child(kinds[i], delays[i], static_cast<int>(i))));
-        }
-        co_return;
-      });
-    } catch (const simloop::ExceptionGroup& g) {
-      raised = true;
-      for (const auto& e : g.exceptions()) reported.push_back(message_of(e));
-    }
-    SIMLOOP_PROP_ASSERT(raised, "no ExceptionGroup although a child failed");
+    auto start_children = [&](simloop::TaskGroup& tg) -> Coro<void> {
+      for (std::size_t i = 0; i < kinds.size(); ++i) {
+        children.push_back(tg.create_task(group_child(kinds[i], delays[i], static_cast<int>(i))));
+      }
+      co_return;
+    };
+    const auto group = co_await raises<simloop::ExceptionGroup>(simloop::with_task_group(start_children));
+    SIMLOOP_PROP_ASSERT(group, "no ExceptionGroup although a child failed");
+    for (const auto& e : group->exceptions()) reported.push_back(message_of(e));
     std::multiset<std::string> expected;
     for (std::size_t i = 0; i < children.size(); ++i) {
       SIMLOOP_PROP_ASSERT(children[i].done(), "child " << i << " still pending after the group");
@@ -519,12 +500,8 @@ SIMLOOP_PROPERTY(PrimitiveProperty, TimeoutNeverFiresEarlyAndAlwaysWhenTheBodyOu
   const int timeout_us = *rc::gen::inRange(1, 1000);
   props::run([&](SimLoop& loop) -> Coro<void> {
     const Duration start = loop.time();
-    bool timed_out = false;
-    try {
-      co_await simloop::timeout(us(timeout_us), sleep_for(us(body_us)));
-    } catch (const simloop::TimeoutError&) {
-      timed_out = true;
-    }
+    const bool timed_out =
+        (co_await raises<simloop::TimeoutError>(simloop::timeout(us(timeout_us), sleep_for(us(body_us))))).has_value();
     if (timed_out) {
       SIMLOOP_PROP_ASSERT(loop.time() >= start + us(timeout_us), "timed out early");
     } else {

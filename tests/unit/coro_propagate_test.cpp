@@ -9,8 +9,11 @@
 
 #include <simloop/simloop.hpp>
 
+#include "support/raises.hpp"
+
 using simloop::Coro;
 using simloop::sim::SimLoop;
+using simloop::testing::raises;
 
 namespace {
 
@@ -90,10 +93,8 @@ TEST(CoroPropagate, ACancelledGetAsATaskOfItsOwnIsCancelledAndLeavesNoWaiter) {
     co_await simloop::sleep(std::chrono::nanoseconds(0));
     EXPECT_EQ(q.getters(), 1u);
     getter.cancel("stop");
-    try {
-      co_await getter;
-    } catch (const simloop::CancelledError& e) {
-      EXPECT_EQ(std::string(e.what()), "stop");
+    if (auto cancelled = co_await raises<simloop::CancelledError>(getter)) {
+      EXPECT_EQ(std::string(cancelled->what()), "stop");
     }
     EXPECT_TRUE(getter.cancelled());
     co_return static_cast<int>(q.getters());
@@ -117,12 +118,8 @@ TEST(TaskCancelledBeforeItsFirstStep, EndsCancelledWithTheMessageAndItsFrameDest
     auto t = simloop::create_task(child(CountsDestruction{&destroyed}));
     t.cancel("why");
     EXPECT_EQ(simloop::all_tasks(loop).size(), 2u);
-    std::string message;
-    try {
-      co_await t;
-    } catch (const simloop::CancelledError& e) {
-      message = e.what();
-    }
+    const auto cancelled = co_await raises<simloop::CancelledError>(t);
+    const std::string message = cancelled ? cancelled->what() : "";
     EXPECT_TRUE(t.cancelled());
     EXPECT_EQ(simloop::all_tasks(loop).size(), 1u);
     co_return message;

@@ -8,11 +8,15 @@
 
 #include <simloop/simloop.hpp>
 
+#include "support/raises.hpp"
+
 using namespace std::chrono_literals;
 using simloop::Coro;
 using simloop::Future;
 using simloop::Task;
 using simloop::sim::SimLoop;
+using simloop::testing::raises;
+using simloop::testing::raises_sync;
 
 namespace {
 Coro<int> value_after(std::chrono::milliseconds d, int v) {
@@ -103,13 +107,8 @@ TEST(PrimitivesGather, FirstExceptionPropagatesOthersKeepRunning) {
   };
   auto body = [&]() -> Coro<void> {
     Task<int> s = simloop::create_task(slow());
-    std::string caught;
-    try {
-      co_await simloop::gather(s, fail_after(1ms, "boom"));
-    } catch (const std::runtime_error& e) {
-      caught = e.what();
-    }
-    EXPECT_EQ(caught, "boom");
+    auto caught = co_await raises<std::runtime_error>(simloop::gather(s, fail_after(1ms, "boom")));
+    EXPECT_EQ(caught ? caught->what() : std::string(), "boom");
     EXPECT_EQ(loop.time(), 1ms);
     EXPECT_FALSE(s.done());
     EXPECT_EQ(co_await s, 1);
@@ -163,13 +162,7 @@ TEST(PrimitivesGather, CancelledChildShowsAsCancelledError) {
     Task<int> t = simloop::create_task(value_after(5ms, 0));
     Task<int> other = simloop::create_task(value_after(5ms, 1));
     loop.call_later(1ms, [t] { t.cancel(); });
-    bool cancelled = false;
-    try {
-      co_await simloop::gather(t, other);
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(simloop::gather(t, other)));
     EXPECT_FALSE(other.cancelled()) << "one child's cancellation does not cancel the others";
     EXPECT_EQ(co_await other, 1);
   };
@@ -184,13 +177,7 @@ TEST(PrimitivesGather, CancellingTheGatherCancelsEveryChild) {
     auto g = simloop::gather(a, b);
     co_await simloop::sleep(1ms);
     EXPECT_TRUE(g.cancel());
-    bool cancelled = false;
-    try {
-      co_await g;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(g));
     EXPECT_TRUE(a.cancelled());
     EXPECT_TRUE(b.cancelled());
     EXPECT_FALSE(g.cancel()) << "a done gather cannot be cancelled";
@@ -210,13 +197,7 @@ TEST(PrimitivesGather, CancellingTheAwaitingTaskCancelsTheChildren) {
     Task<void> w = simloop::create_task(waiter());
     co_await simloop::sleep(1ms);
     w.cancel();
-    bool cancelled = false;
-    try {
-      co_await w;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(w));
     EXPECT_TRUE(w.cancelled());
     EXPECT_TRUE(a.cancelled());
     EXPECT_TRUE(b.cancelled());
@@ -239,13 +220,7 @@ TEST(PrimitivesGather, CancelAfterChildrenDoneStillCancelsTheAwaiter) {
     co_await simloop::sleep(1ms);  // the child finishes in this iteration
     co_await simloop::sleep(0ms);
     w.cancel();
-    bool cancelled = false;
-    try {
-      co_await w;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(w));
     EXPECT_EQ(child.result(), 3);
   };
   loop.run_until_complete(body());
@@ -311,13 +286,7 @@ TEST(PrimitivesWait, FirstExceptionAndTimeout) {
 TEST(PrimitivesWait, EmptySetRaisesAndCancelOnlyCancelsTheWait) {
   SimLoop loop;
   auto body = [&]() -> Coro<void> {
-    bool raised = false;
-    try {
-      co_await simloop::wait(std::vector<Future<int>>{});
-    } catch (const simloop::InvalidArgumentError&) {
-      raised = true;
-    }
-    EXPECT_TRUE(raised);
+    EXPECT_TRUE(co_await raises<simloop::InvalidArgumentError>(simloop::wait(std::vector<Future<int>>{})));
     Task<int> child = simloop::create_task(value_after(5ms, 1));
     auto waiter = [](Task<int> c) -> Coro<void> {
       std::vector<Task<int>> one;
@@ -355,14 +324,7 @@ TEST(PrimitivesAsCompleted, YieldsInCompletionOrder) {
       order.push_back(f.result());
     }
     EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
-    bool raised = false;
-    try {
-      auto unused = it.next();
-      (void)unused;
-    } catch (const simloop::InvalidStateError&) {
-      raised = true;
-    }
-    EXPECT_TRUE(raised);
+    EXPECT_TRUE(raises_sync<simloop::InvalidStateError>([&] { return it.next(); }));
   };
   loop.run_until_complete(body());
 }
@@ -375,13 +337,7 @@ TEST(PrimitivesAsCompleted, NextResultAndTimeout) {
     coros.push_back(value_after(10ms, 10));
     auto it = simloop::as_completed(std::move(coros), 5ms);
     EXPECT_EQ(co_await it.next_result(), 1);
-    bool timed_out = false;
-    try {
-      co_await it.next_result();
-    } catch (const simloop::TimeoutError&) {
-      timed_out = true;
-    }
-    EXPECT_TRUE(timed_out);
+    EXPECT_TRUE(co_await raises<simloop::TimeoutError>(it.next_result()));
     EXPECT_EQ(loop.time(), 5ms);
   };
   loop.run_until_complete(body());
@@ -398,13 +354,7 @@ TEST(PrimitivesShield, CancellingTheAwaiterDoesNotCancelTheInner) {
     Task<int> w = simloop::create_task(waiter());
     co_await simloop::sleep(1ms);
     w.cancel();
-    bool cancelled = false;
-    try {
-      co_await w;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(w));
     EXPECT_FALSE(inner.done());
     EXPECT_EQ(co_await inner, 42);
   };
@@ -415,22 +365,10 @@ TEST(PrimitivesShield, PropagatesResultExceptionAndInnerCancellation) {
   SimLoop loop;
   auto body = [&]() -> Coro<void> {
     EXPECT_EQ(co_await simloop::shield(value_after(1ms, 5)), 5);
-    bool failed = false;
-    try {
-      co_await simloop::shield(fail_after(1ms, "inner"));
-    } catch (const std::runtime_error&) {
-      failed = true;
-    }
-    EXPECT_TRUE(failed);
+    EXPECT_TRUE(co_await raises<std::runtime_error>(simloop::shield(fail_after(1ms, "inner"))));
     Task<int> t = simloop::create_task(value_after(5ms, 0));
     loop.call_later(1ms, [t] { t.cancel(); });
-    bool cancelled = false;
-    try {
-      co_await simloop::shield(t);
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(simloop::shield(t)));
     Future<int> done = Future<int>::create(loop);
     done.set_result(8);
     Future<int> same = simloop::shield(done);
@@ -446,13 +384,7 @@ TEST(PrimitivesGather, SleepIsAnAwaitable) {
     EXPECT_EQ(a, 5);
     EXPECT_EQ(b, simloop::Void{});
     EXPECT_EQ(loop.time(), 2ms);
-    bool timed_out = false;
-    try {
-      co_await simloop::timeout(1ms, simloop::sleep(5ms));
-    } catch (const simloop::TimeoutError&) {
-      timed_out = true;
-    }
-    EXPECT_TRUE(timed_out);
+    EXPECT_TRUE(co_await raises<simloop::TimeoutError>(simloop::timeout(1ms, simloop::sleep(5ms))));
     EXPECT_EQ(co_await simloop::wait_for(simloop::sleep(1ms, 3), 5ms), 3);
   };
   loop.run_until_complete(body());

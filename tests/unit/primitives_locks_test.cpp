@@ -8,12 +8,14 @@
 #include <simloop/simloop.hpp>
 
 #include "support/primitive_checkers.hpp"
+#include "support/raises.hpp"
 
 using namespace std::chrono_literals;
 using simloop::Coro;
 using simloop::Future;
 using simloop::Task;
 using simloop::sim::SimLoop;
+using simloop::testing::raises;
 
 namespace {
 // Runs a body coroutine built by `make` to completion on a fresh SimLoop.
@@ -440,13 +442,7 @@ TEST(PrimitivesCondition, CancelledWhileReacquiringStillHoldsTheLock) {
     a.cancel();                    // cancelled inside the re-acquire
     co_await simloop::sleep(0ms);
     cond.release();
-    std::exception_ptr e;
-    try {
-      co_await a;
-    } catch (const simloop::CancelledError&) {
-      e = std::current_exception();
-    }
-    EXPECT_TRUE(e);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(a));
   };
   run(loop, body);
   EXPECT_TRUE(held_after_cancel);
@@ -490,11 +486,7 @@ TEST(PrimitivesBarrier, AbortBreaksWaitersAndLaterCallers) {
   simloop::Barrier barrier(3);
   int broken = 0;
   auto party = [&]() -> Coro<void> {
-    try {
-      co_await barrier.wait();
-    } catch (const simloop::BrokenBarrierError&) {
-      ++broken;
-    }
+    if (co_await raises<simloop::BrokenBarrierError>(barrier.wait())) ++broken;
   };
   auto body = [&]() -> Coro<void> {
     auto a = simloop::create_task(party());
@@ -514,11 +506,7 @@ TEST(PrimitivesBarrier, ResetBreaksCurrentWaitersThenRefills) {
   simloop::Barrier barrier(2);
   int broken = 0;
   auto party = [&]() -> Coro<void> {
-    try {
-      co_await barrier.wait();
-    } catch (const simloop::BrokenBarrierError&) {
-      ++broken;
-    }
+    if (co_await raises<simloop::BrokenBarrierError>(barrier.wait())) ++broken;
   };
   auto body = [&]() -> Coro<void> {
     auto a = simloop::create_task(party());

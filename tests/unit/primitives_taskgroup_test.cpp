@@ -7,12 +7,15 @@
 
 #include <simloop/simloop.hpp>
 
+#include "support/raises.hpp"
+
 using namespace std::chrono_literals;
 using simloop::Coro;
 using simloop::Future;
 using simloop::Task;
 using simloop::TaskGroup;
 using simloop::sim::SimLoop;
+using simloop::testing::raises;
 
 namespace {
 Coro<int> value_after(std::chrono::milliseconds d, int v) {
@@ -134,13 +137,7 @@ TEST(PrimitivesTaskGroup, OuterCancellationWhileExitingPropagates) {
     Task<void> p = simloop::create_task(parent());
     co_await simloop::sleep(1ms);
     p.cancel();
-    bool cancelled = false;
-    try {
-      co_await p;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(p));
     EXPECT_TRUE(child.cancelled());
     EXPECT_EQ(loop.time(), 1ms);
   };
@@ -170,13 +167,7 @@ TEST(PrimitivesTaskGroup, OuterCancellationAndChildFailureKeepBoth) {
     co_await simloop::sleep(0ms);            // the parent creates the child,
     co_await simloop::sleep(0ms);            // the child arms its timer first ...
     loop.call_at(1ms, [p] { p.cancel(); });  // ... so the outer cancel comes right after the failure
-    bool cancelled = false;
-    try {
-      co_await p;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(p));
   };
   loop.run_until_complete(body());
   EXPECT_EQ(log, (std::vector<std::string>{"group, cancelling=1"}));
@@ -217,13 +208,8 @@ TEST(PrimitivesTaskGroup, MisuseRaises) {
     }
     EXPECT_TRUE(e) << "the failing child cancels the parent";
     EXPECT_THROW(aborting.create_task(value_after(1ms, 0)), simloop::TaskGroupStateError);
-    bool grouped = false;
-    try {
-      co_await aborting.exit(e);
-    } catch (const simloop::ExceptionGroup& g) {
-      grouped = g.exceptions().size() == 1;
-    }
-    EXPECT_TRUE(grouped);
+    const auto group = co_await raises<simloop::ExceptionGroup>(aborting.exit(e));
+    EXPECT_TRUE(group && group->exceptions().size() == 1);
   };
   loop.run_until_complete(body());
   TaskGroup outside;

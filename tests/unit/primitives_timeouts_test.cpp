@@ -7,11 +7,15 @@
 
 #include <simloop/simloop.hpp>
 
+#include "support/raises.hpp"
+
 using namespace std::chrono_literals;
 using simloop::Coro;
 using simloop::Future;
 using simloop::Task;
 using simloop::sim::SimLoop;
+using simloop::testing::raises;
+using simloop::testing::raises_sync;
 
 namespace {
 Coro<int> value_after(std::chrono::milliseconds d, int v) {
@@ -73,13 +77,7 @@ TEST(PrimitivesTimeout, DeadlineInThePastFiresAtTheNextIteration) {
   auto body = [&]() -> Coro<void> {
     co_await simloop::sleep(5ms);
     simloop::Timeout t = simloop::timeout_at(1ms);
-    bool timed_out = false;
-    try {
-      co_await t.run(value_after(0ms, 0));
-    } catch (const simloop::TimeoutError&) {
-      timed_out = true;
-    }
-    EXPECT_TRUE(timed_out);
+    EXPECT_TRUE(co_await raises<simloop::TimeoutError>(t.run(value_after(0ms, 0))));
     EXPECT_TRUE(t.expired());
     EXPECT_EQ(loop.time(), 5ms);
   };
@@ -101,13 +99,7 @@ TEST(PrimitivesTimeout, RescheduleAndWhen) {
     } catch (...) {
       e = std::current_exception();
     }
-    bool timed_out = false;
-    try {
-      t.exit(e);
-    } catch (const simloop::TimeoutError&) {
-      timed_out = true;
-    }
-    EXPECT_TRUE(timed_out);
+    EXPECT_TRUE(raises_sync<simloop::TimeoutError>([&] { t.exit(e); }));
     EXPECT_EQ(loop.time(), 3ms);
     EXPECT_EQ(t.repr(), "<Timeout [expired]>");
   };
@@ -138,15 +130,7 @@ TEST(PrimitivesTimeout, OtherErrorsPassThrough) {
     co_await simloop::sleep(1ms);
     throw std::logic_error("mine");
   };
-  auto body = [&]() -> Coro<void> {
-    bool got = false;
-    try {
-      co_await simloop::timeout(5ms, fails());
-    } catch (const std::logic_error&) {
-      got = true;
-    }
-    EXPECT_TRUE(got);
-  };
+  auto body = [&]() -> Coro<void> { EXPECT_TRUE(co_await raises<std::logic_error>(simloop::timeout(5ms, fails()))); };
   loop.run_until_complete(body());
 }
 
@@ -190,13 +174,7 @@ TEST(PrimitivesTimeout, OuterCancellationBeforeTheDeadline) {
     Task<void> t = simloop::create_task(inner());
     co_await simloop::sleep(1ms);
     t.cancel();
-    bool cancelled = false;
-    try {
-      co_await t;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(t));
     EXPECT_EQ(loop.timer_count(), 0u);
   };
   loop.run_until_complete(body());
@@ -228,12 +206,7 @@ TEST(PrimitivesWaitFor, ResultAndTimeoutCancelsTheTask) {
 TEST(PrimitivesWaitFor, ValueOfACoroutineThatSwallowsTheCancelIsReturned) {
   SimLoop loop;
   auto return_42 = []() -> Coro<int> {
-    bool cancelled = false;
-    try {
-      co_await simloop::sleep(10ms);
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
+    const bool cancelled = (co_await raises<simloop::CancelledError>(simloop::sleep(10ms))).has_value();
     co_return cancelled ? 42 : 0;
   };
   auto body = [&]() -> Coro<void> { EXPECT_EQ(co_await simloop::wait_for(return_42(), 1ms), 42); };
@@ -261,13 +234,7 @@ TEST(PrimitivesWaitFor, ZeroTimeout) {
     EXPECT_FALSE(started) << "the coroutine never started";
     Task<int> t = simloop::create_task(value_after(10ms, 0));
     co_await simloop::sleep(0ms);
-    bool timed_out = false;
-    try {
-      co_await simloop::wait_for(t, -1ms);
-    } catch (const simloop::TimeoutError&) {
-      timed_out = true;
-    }
-    EXPECT_TRUE(timed_out);
+    EXPECT_TRUE(co_await raises<simloop::TimeoutError>(simloop::wait_for(t, -1ms)));
     EXPECT_TRUE(t.cancelled());
   };
   loop.run_until_complete(body());
@@ -282,13 +249,7 @@ TEST(PrimitivesWaitFor, CancellingTheWaiterCancelsTheInnerTask) {
     inner = simloop::create_task(value_after(100s, 0));
     Task<int> w = simloop::create_task(waiter());
     loop.call_soon([w] { w.cancel(); });
-    bool cancelled = false;
-    try {
-      co_await w;
-    } catch (const simloop::CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await raises<simloop::CancelledError>(w));
     co_await simloop::sleep(0ms);
     EXPECT_TRUE(inner.cancelled());
   };
@@ -304,13 +265,7 @@ TEST(PrimitivesWaitFor, SameIterationCompletionThenTimeoutKeepsTheResultInTheFut
   auto body = [&]() -> Coro<void> {
     Future<int> fut = Future<int>::create(loop);
     loop.call_at(loop.time() + 2ms, [fut] { fut.set_result(5); });
-    bool timed_out = false;
-    try {
-      co_await simloop::wait_for(fut, 2ms);
-    } catch (const simloop::TimeoutError&) {
-      timed_out = true;
-    }
-    EXPECT_TRUE(timed_out);
+    EXPECT_TRUE(co_await raises<simloop::TimeoutError>(simloop::wait_for(fut, 2ms)));
     EXPECT_EQ(fut.result(), 5);
   };
   loop.run_until_complete(body());
