@@ -227,6 +227,16 @@ std::string Condition::repr() const {
 
 Barrier::Barrier(std::size_t parties) : parties_(parties) {
   if (parties < 1) throw InvalidArgumentError("Barrier: parties must be >= 1");
+  held_.assign(parties, false);
+}
+
+std::size_t Barrier::take_free_index() {
+  // count_ < parties_ while filling, so a free index exists.
+  std::size_t index = 0;
+  while (held_[index]) ++index;
+  held_[index] = true;
+  ++count_;
+  return index;
 }
 
 Coro<std::size_t> Barrier::wait() {
@@ -235,12 +245,13 @@ Coro<std::size_t> Barrier::wait() {
   std::size_t index = 0;
   try {
     co_await block();  // while the barrier drains or resets
-    index = count_++;
+    index = take_free_index();
     std::exception_ptr inner;
     try {
-      if (index + 1 == parties_) {
+      if (count_ == parties_) {
         // The last one in releases everybody: enter draining.
         state_ = State::Draining;
+        ++rounds_;
         cond_.notify_all();
       } else {
         co_await wait_released();
@@ -248,6 +259,10 @@ Coro<std::size_t> Barrier::wait() {
     } catch (...) {
       inner = std::current_exception();
     }
+    // Left before the round filled: the index goes back to the round (CPython
+    // 3.13 only decrements the count, so the next arrival would take an index
+    // a waiting party still holds, and one index would never be handed out).
+    if (state_ == State::Filling) held_[index] = false;
     --count_;
     exit_barrier();
     if (inner) std::rethrow_exception(inner);
@@ -275,6 +290,7 @@ void Barrier::exit_barrier() {
   // The last task out of a draining or resetting barrier refills it.
   if (count_ == 0) {
     if (state_ == State::Resetting || state_ == State::Draining) state_ = State::Filling;
+    held_.assign(parties_, false);
     cond_.notify_all();
   }
 }

@@ -29,7 +29,10 @@
 //    returns its last value. notify(n) wakes up to n waiters; notify_all()
 //    wakes all. A Condition may share a Lock (Condition(lock)).
 //  - Barrier(parties): parties < 1 raises InvalidArgumentError. wait()
-//    returns a distinct index in [0, parties) once `parties` tasks wait;
+//    returns a distinct index in [0, parties) once `parties` tasks wait:
+//    each round hands out every index exactly once, even when a waiter is
+//    cancelled while it fills (its index goes to the next arrival; CPython
+//    3.13 hands out a held index twice there, see docs/loop.md);
 //    abort() breaks it (waiters and later callers get BrokenBarrierError);
 //    reset() breaks current waiters and refills.
 //  - A primitive binds to the loop it is first used on; using it from
@@ -39,11 +42,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <simloop/awaitables.hpp>
 #include <simloop/primitive_errors.hpp>
@@ -197,6 +202,11 @@ class Barrier : private detail::LoopBound {
   std::size_t parties() const noexcept { return parties_; }
   std::size_t n_waiting() const noexcept { return state_ == State::Filling ? count_ : 0; }
   bool broken() const noexcept { return state_ == State::Broken; }
+  // How many rounds have passed (the barrier filled and released its
+  // parties). Not in asyncio: it lets a test tell rounds apart. A party's
+  // wait() returns before any later round can fill, so rounds() read just
+  // after it returns is the number of the round that party passed.
+  std::uint64_t rounds() const noexcept { return rounds_; }
   std::string repr() const;
 
  private:
@@ -205,10 +215,21 @@ class Barrier : private detail::LoopBound {
   Coro<void> wait_released();
   void exit_barrier();
 
+  // The index a party arriving now takes: the lowest one no party of the
+  // filling round holds.
+  std::size_t take_free_index();
+
   Condition cond_;
   std::size_t parties_;
   State state_ = State::Filling;
+  // Filling: the parties waiting, each holding one index. Draining or
+  // resetting: the parties not yet out.
   std::size_t count_ = 0;
+  // Filling: which indices of this round are held. A party leaving before
+  // the round is full (cancelled, say) gives its index back, so each round
+  // hands out every index in [0, parties) exactly once.
+  std::vector<bool> held_;
+  std::uint64_t rounds_ = 0;
 };
 
 }  // namespace simloop
