@@ -641,6 +641,12 @@ std::string FakeSelector::peer_name(int fd) {
   return fmt::format("{}:{}", e->remote_host, e->remote_port);
 }
 
+std::string FakeSelector::local_name(int fd) {
+  const Endpoint* e = find(fd);
+  if (e == nullptr) return {};
+  return fmt::format("{}:{}", e->host, e->port);
+}
+
 // ---- the network ----------------------------------------------------------------------------
 
 void FakeSelector::partition(const std::string& a, const std::string& b, PartitionMode mode,

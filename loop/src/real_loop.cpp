@@ -291,6 +291,15 @@ std::string EpollSelector::peer_name(int fd) {
   return fmt::format("{}:{}", text, ntohs(addr.sin_port));
 }
 
+std::string EpollSelector::local_name(int fd) {
+  sockaddr_in addr;
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) < 0 || addr.sin_family != AF_INET) return {};
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
+  return fmt::format("{}:{}", text, ntohs(addr.sin_port));
+}
+
 // ---- ThreadPoolExecutor ------------------------------------------------------------
 
 ThreadPoolExecutor::ThreadPoolExecutor(unsigned threads) {

@@ -60,6 +60,7 @@ class EpollSelector final : public Selector, public SocketLayer {
   std::pair<int, int> socketpair() override;
   std::pair<int, int> pipe() override;
   std::string peer_name(int fd) override;
+  std::string local_name(int fd) override;
 
  private:
   struct Entry {

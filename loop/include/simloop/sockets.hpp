@@ -49,6 +49,12 @@ class SocketLayer {
   virtual std::pair<int, int> pipe() = 0;
   // "host:port" of the peer, for messages and get_extra_info.
   virtual std::string peer_name(int fd) = 0;
+  // "host:port" of the socket itself (get_extra_info("sockname")); empty
+  // when unknown.
+  virtual std::string local_name(int fd) {
+    (void)fd;
+    return {};
+  }
 };
 
 // The socket layer of `loop`'s selector; raises simloop::Error when the

@@ -127,6 +127,7 @@ class FakeSelector final : public Selector, public SocketLayer {
   std::pair<int, int> socketpair() override;
   std::pair<int, int> pipe() override;
   std::string peer_name(int fd) override;
+  std::string local_name(int fd) override;
 
   // ---- the network -----------------------------------------------------------
   void partition(const std::string& a, const std::string& b, PartitionMode mode,
