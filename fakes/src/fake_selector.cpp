@@ -7,12 +7,14 @@
 #include <fmt/format.h>
 
 #include <simloop/errors.hpp>
+#include <simloop/protocols.hpp>
 
 namespace simloop::fakes {
 
 namespace {
 constexpr int kFirstPort = 40000;
-}
+constexpr std::size_t kMaxDatagram = 65507;  // what fits in one IPv4 UDP datagram
+}  // namespace
 
 FakeSelector::FakeSelector(NetOptions options) : options_(std::move(options)) {
   if (options_.socket_buffer == 0) throw Error("FakeSelector: NetOptions::socket_buffer must be positive");
@@ -103,6 +105,7 @@ bool FakeSelector::readable(const Endpoint& e) const {
       [[fallthrough]];
     case Kind::PipeRead: return !e.in->buffer.empty() || e.in->eof || e.in->error != 0;
     case Kind::Listener: return !e.backlog.empty();
+    case Kind::Datagram: return !e.inbox.empty() || e.dgram_error != 0;
     case Kind::PipeWrite: return false;
   }
   return false;
@@ -115,6 +118,7 @@ bool FakeSelector::writable(const Endpoint& e) const {
       if (e.status != 0) return true;  // a failed connect: connect_result() tells
       return e.local_error != 0 || e.in->error != 0 || e.out->writer_done || e.out->error != 0 || space(*e.out) > 0;
     case Kind::PipeWrite: return e.out->reader_closed || e.out->writer_done || space(*e.out) > 0;
+    case Kind::Datagram: return e.in_flight < options_.socket_buffer;
     case Kind::PipeRead:
     case Kind::Listener: return false;
   }
@@ -450,6 +454,7 @@ int FakeSelector::accept(int listener) {
 std::ptrdiff_t FakeSelector::read(int fd, char* buffer, std::size_t size) {
   Endpoint* e = find(fd);
   if (e == nullptr) return -EBADF;
+  if (e->kind == Kind::Datagram) return recvfrom(fd, buffer, size, nullptr);
   if (e->kind == Kind::Listener || e->kind == Kind::PipeWrite) return -EBADF;
   if (e->kind == Kind::Stream && e->status != 0) return e->status == -EINPROGRESS ? -EAGAIN : -ENOTCONN;
   Channel& in = *e->in;
@@ -475,6 +480,7 @@ std::ptrdiff_t FakeSelector::read(int fd, char* buffer, std::size_t size) {
 std::ptrdiff_t FakeSelector::write(int fd, const char* data, std::size_t size) {
   Endpoint* e = find(fd);
   if (e == nullptr) return -EBADF;
+  if (e->kind == Kind::Datagram) return sendto(fd, data, size, {}, 0);
   if (e->kind == Kind::Listener || e->kind == Kind::PipeRead) return -EBADF;
   if (e->kind == Kind::Stream) {
     if (e->status != 0) return e->status == -EINPROGRESS ? -EAGAIN : -ENOTCONN;
@@ -582,6 +588,7 @@ void FakeSelector::close(int fd) {
       e.in->reader_closed = true;
       e.in->buffer.clear();
       break;
+    case Kind::Datagram: udp_bound_.erase({e.bound_host, e.port}); break;
     case Kind::Listener:
       listeners_.erase({e.host, e.port});
       // Connections never accepted are reset.
@@ -637,14 +644,164 @@ std::pair<int, int> FakeSelector::pipe() {
 
 std::string FakeSelector::peer_name(int fd) {
   const Endpoint* e = find(fd);
-  if (e == nullptr || e->kind != Kind::Stream) return fmt::format("fd {}", fd);
+  if (e == nullptr || (e->kind != Kind::Stream && !(e->kind == Kind::Datagram && e->connected))) {
+    return fmt::format("fd {}", fd);
+  }
   return fmt::format("{}:{}", e->remote_host, e->remote_port);
 }
 
 std::string FakeSelector::local_name(int fd) {
   const Endpoint* e = find(fd);
   if (e == nullptr) return {};
+  if (e->kind == Kind::Datagram) return fmt::format("{}:{}", e->bound_host, e->port);
   return fmt::format("{}:{}", e->host, e->port);
+}
+
+// ---- datagrams ------------------------------------------------------------------------------
+
+int FakeSelector::udp_open(const std::string& host, int port) {
+  (void)now();  // must be attached
+  if (port < 0 || port > 65535) return -EINVAL;
+  Endpoint e;
+  e.kind = Kind::Datagram;
+  // The bound name; a socket bound to any address sends from the default host.
+  e.bound_host = host.empty() ? options_.default_host : normalize(host);
+  e.host = e.bound_host == "0.0.0.0" ? options_.default_host : e.bound_host;
+  if (port == 0) {
+    auto [pit, inserted] = next_port_.try_emplace(e.host, kFirstPort);
+    while (udp_bound_.count({e.bound_host, pit->second}) != 0) ++pit->second;
+    port = pit->second++;
+  } else if (udp_bound_.count({e.bound_host, port}) != 0) {
+    return -EADDRINUSE;
+  }
+  e.port = port;
+  const int fd = next_fd_++;
+  udp_bound_.emplace(std::make_pair(e.bound_host, port), fd);
+  endpoints_.emplace(fd, std::move(e));
+  return fd;
+}
+
+int FakeSelector::udp_connect(int fd, const std::string& host, int port) {
+  Endpoint* e = find(fd);
+  if (e == nullptr) return -EBADF;
+  if (e->kind != Kind::Datagram) return -EINVAL;
+  if (host.empty() || port <= 0 || port > 65535) return -EINVAL;
+  e->remote_host = normalize(host);
+  e->remote_port = port;
+  e->connected = true;
+  return 0;
+}
+
+std::ptrdiff_t FakeSelector::sendto(int fd, const char* data, std::size_t size, const std::string& host, int port) {
+  Endpoint* e = find(fd);
+  if (e == nullptr) return -EBADF;
+  if (e->kind != Kind::Datagram) return -ENOTSOCK;
+  if (e->connected && e->dgram_error != 0) return -std::exchange(e->dgram_error, 0);
+  std::string to_host;
+  int to_port = 0;
+  if (host.empty()) {
+    if (!e->connected) return -EDESTADDRREQ;
+    to_host = e->remote_host;
+    to_port = e->remote_port;
+  } else {
+    if (port <= 0 || port > 65535) return -EINVAL;
+    to_host = normalize(host);
+    to_port = port;
+  }
+  if (size > kMaxDatagram) return -EMSGSIZE;
+  if (e->in_flight >= options_.socket_buffer) return -EAGAIN;
+  ++stats_.datagrams_sent;
+  int copies = 1;
+  const FaultOptions& f = options_.faults;
+  if ((f.datagram_loss || f.datagram_duplication) && fault_fires()) {
+    enum Fault { kLoss, kDuplicate };
+    std::vector<Fault> kinds;
+    if (f.datagram_loss) kinds.push_back(kLoss);
+    if (f.datagram_duplication) kinds.push_back(kDuplicate);
+    if (kinds[choose(kinds.size())] == kLoss) {
+      ++stats_.datagrams_lost;
+      copies = 0;
+    } else {
+      ++stats_.datagrams_duplicated;
+      copies = 2;
+    }
+  }
+  const std::uint64_t seq = ++e->sent_seq;
+  for (int i = 0; i < copies; ++i) {
+    Datagram d{fd, e->host, e->port, to_host, to_port, std::string(data, size), seq};
+    Duration at = now() + latency();
+    if (!options_.datagram_reorder && at < e->last_dgram_arrival) at = e->last_dgram_arrival;
+    if (at > e->last_dgram_arrival) e->last_dgram_arrival = at;
+    e->in_flight += size;
+    schedule(at, [this, d = std::move(d)]() mutable { arrive_datagram(std::move(d)); });
+  }
+  return static_cast<std::ptrdiff_t>(size);
+}
+
+void FakeSelector::arrive_datagram(Datagram d) {
+  if (Endpoint* src = find(d.src_fd); src != nullptr && src->kind == Kind::Datagram) {
+    src->in_flight -= std::min(src->in_flight, d.bytes.size());
+  }
+  if (d.from_host != d.to_host) {
+    auto it = partitions_.find(host_pair(d.from_host, d.to_host));
+    if (it != partitions_.end()) {
+      if (it->second.mode == PartitionMode::Hold) {
+        held_datagrams_.push_back(std::move(d));
+      } else {
+        ++stats_.datagrams_dropped;
+      }
+      return;
+    }
+  }
+  land_datagram(std::move(d));
+}
+
+void FakeSelector::land_datagram(Datagram d) {
+  auto it = udp_bound_.find({d.to_host, d.to_port});
+  if (it == udp_bound_.end()) it = udp_bound_.find({"0.0.0.0", d.to_port});
+  Endpoint* dst = it == udp_bound_.end() ? nullptr : find(it->second);
+  Endpoint* src = find(d.src_fd);
+  if (src != nullptr && src->kind != Kind::Datagram) src = nullptr;
+  if (dst == nullptr) {
+    // ICMP port unreachable: a sender connected to that address hears of it.
+    ++stats_.datagrams_dropped;
+    if (src != nullptr && src->connected && src->remote_host == d.to_host && src->remote_port == d.to_port) {
+      src->dgram_error = ECONNREFUSED;
+    }
+    return;
+  }
+  if (dst->connected && (dst->remote_host != d.from_host || dst->remote_port != d.from_port)) {
+    ++stats_.datagrams_dropped;  // a connected socket takes its peer's datagrams only
+    return;
+  }
+  if (dst->inbox_bytes + d.bytes.size() > options_.socket_buffer) {
+    ++stats_.datagrams_dropped;  // a full receive queue
+    return;
+  }
+  if (src != nullptr) {
+    if (d.seq < src->max_arrived_seq) ++stats_.datagrams_reordered;
+    src->max_arrived_seq = std::max(src->max_arrived_seq, d.seq);
+  }
+  dst->inbox_bytes += d.bytes.size();
+  dst->inbox.push_back(std::move(d));
+}
+
+std::ptrdiff_t FakeSelector::recvfrom(int fd, char* buffer, std::size_t size, Address* from) {
+  Endpoint* e = find(fd);
+  if (e == nullptr) return -EBADF;
+  if (e->kind != Kind::Datagram) return -ENOTSOCK;
+  if (e->dgram_error != 0) return -std::exchange(e->dgram_error, 0);
+  if (e->inbox.empty()) return -EAGAIN;
+  Datagram d = std::move(e->inbox.front());
+  e->inbox.pop_front();
+  e->inbox_bytes -= d.bytes.size();
+  const std::size_t m = std::min(size, d.bytes.size());
+  if (m > 0) std::memcpy(buffer, d.bytes.data(), m);
+  if (from != nullptr) {
+    from->host = d.from_host;
+    from->port = d.from_port;
+  }
+  return static_cast<std::ptrdiff_t>(m);
 }
 
 // ---- the network ----------------------------------------------------------------------------
@@ -683,6 +840,15 @@ void FakeSelector::heal(const std::string& a, const std::string& b) {
     }
   }
   held_channels_ = std::move(still_held);
+  std::vector<Datagram> datagrams;
+  datagrams.swap(held_datagrams_);
+  for (Datagram& d : datagrams) {
+    if (host_pair(d.from_host, d.to_host) == key) {
+      land_datagram(std::move(d));
+    } else {
+      held_datagrams_.push_back(std::move(d));
+    }
+  }
   std::vector<int> connects;
   connects.swap(held_connects_);
   for (int fd : connects) complete_connect(fd);  // re-held if still partitioned
@@ -703,6 +869,11 @@ std::vector<std::string> FakeSelector::open_endpoints() const {
       case Kind::PipeRead: out.push_back(fmt::format("fd {}: pipe read end", fd)); break;
       case Kind::PipeWrite: out.push_back(fmt::format("fd {}: pipe write end", fd)); break;
       case Kind::Listener: out.push_back(fmt::format("fd {}: listener on {}:{}", fd, e.host, e.port)); break;
+      case Kind::Datagram:
+        out.push_back(e.connected ? fmt::format("fd {}: datagram {}:{} -> {}:{}", fd, e.bound_host, e.port,
+                                                e.remote_host, e.remote_port)
+                                  : fmt::format("fd {}: datagram {}:{}", fd, e.bound_host, e.port));
+        break;
     }
   }
   return out;

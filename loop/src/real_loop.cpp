@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <simloop/errors.hpp>
+#include <simloop/protocols.hpp>
 
 namespace simloop {
 
@@ -298,6 +299,56 @@ std::string EpollSelector::local_name(int fd) {
   char text[INET_ADDRSTRLEN] = {};
   ::inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
   return fmt::format("{}:{}", text, ntohs(addr.sin_port));
+}
+
+// ---- EpollSelector: datagrams ------------------------------------------------------
+
+int EpollSelector::udp_open(const std::string& host, int port) {
+  sockaddr_in addr;
+  if (port < 0 || port > 65535 || !resolve(host, port, addr)) return -EINVAL;
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    int err = errno;
+    ::close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+int EpollSelector::udp_connect(int fd, const std::string& host, int port) {
+  sockaddr_in addr;
+  if (port <= 0 || port > 65535 || !resolve(host, port, addr)) return -EINVAL;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return -errno;
+  return 0;
+}
+
+std::ptrdiff_t EpollSelector::sendto(int fd, const char* data, std::size_t size, const std::string& host, int port) {
+  ssize_t n;
+  if (host.empty()) {
+    n = ::send(fd, data, size, MSG_NOSIGNAL);
+  } else {
+    sockaddr_in addr;
+    if (port <= 0 || port > 65535 || !resolve(host, port, addr)) return -EINVAL;
+    n = ::sendto(fd, data, size, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  }
+  if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  return n;
+}
+
+std::ptrdiff_t EpollSelector::recvfrom(int fd, char* buffer, std::size_t size, Address* from) {
+  sockaddr_in addr;
+  socklen_t len = sizeof addr;
+  std::memset(&addr, 0, sizeof addr);
+  ssize_t n = ::recvfrom(fd, buffer, size, 0, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  if (from != nullptr) {
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
+    from->host = text;
+    from->port = ntohs(addr.sin_port);
+  }
+  return n;
 }
 
 // ---- ThreadPoolExecutor ------------------------------------------------------------

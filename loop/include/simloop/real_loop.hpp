@@ -61,6 +61,11 @@ class EpollSelector final : public Selector, public SocketLayer {
   std::pair<int, int> pipe() override;
   std::string peer_name(int fd) override;
   std::string local_name(int fd) override;
+  // UDP over IPv4 (numeric addresses and "localhost").
+  int udp_open(const std::string& host, int port) override;
+  int udp_connect(int fd, const std::string& host, int port) override;
+  std::ptrdiff_t sendto(int fd, const char* data, std::size_t size, const std::string& host, int port) override;
+  std::ptrdiff_t recvfrom(int fd, char* buffer, std::size_t size, Address* from) override;
 
  private:
   struct Entry {

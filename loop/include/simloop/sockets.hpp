@@ -15,8 +15,16 @@
 //    than given (a partial write).
 //  - close() may be called during the selector's own destruction (it must
 //    then do nothing that needs the selector's registrations).
+//  - Datagram sockets (udp_open ... recvfrom) carry whole datagrams: a
+//    sendto() sends all of one or none (-EAGAIN: the send buffer is full,
+//    wait for writability), a recvfrom() returns one (truncated to the
+//    buffer). A connected datagram socket reports an error the network gave
+//    back (-ECONNREFUSED: nobody listens on the peer's port) from its next
+//    recvfrom() or sendto(), once. The defaults return -EOPNOTSUPP, for
+//    socket layers without datagrams.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -24,6 +32,7 @@
 namespace simloop {
 
 class EventLoop;
+struct Address;
 
 class SocketLayer {
  public:
@@ -54,6 +63,43 @@ class SocketLayer {
   virtual std::string local_name(int fd) {
     (void)fd;
     return {};
+  }
+
+  // ---- datagrams ---------------------------------------------------------
+  // A datagram socket bound to host:port (empty host: any address; port 0:
+  // an ephemeral port), or -errno.
+  virtual int udp_open(const std::string& host, int port) {
+    (void)host;
+    (void)port;
+    return -EOPNOTSUPP;
+  }
+  // Fixes the peer of datagram socket fd: an empty-host sendto() goes there
+  // and only its datagrams are received. 0 or -errno.
+  virtual int udp_connect(int fd, const std::string& host, int port) {
+    (void)fd;
+    (void)host;
+    (void)port;
+    return -EOPNOTSUPP;
+  }
+  // Sends one datagram to host:port (empty host: the connected peer):
+  // size, -EAGAIN, or -errno (-EMSGSIZE, -EDESTADDRREQ, -ECONNREFUSED, ...).
+  virtual std::ptrdiff_t sendto(int fd, const char* data, std::size_t size, const std::string& host, int port) {
+    (void)fd;
+    (void)data;
+    (void)size;
+    (void)host;
+    (void)port;
+    return -EOPNOTSUPP;
+  }
+  // Receives one datagram into buffer (truncated to size) and its sender
+  // into *from (when not null): its length, -EAGAIN when none is queued, or
+  // -errno (a pending error such as -ECONNREFUSED).
+  virtual std::ptrdiff_t recvfrom(int fd, char* buffer, std::size_t size, Address* from) {
+    (void)fd;
+    (void)buffer;
+    (void)size;
+    (void)from;
+    return -EOPNOTSUPP;
   }
 };
 

@@ -35,6 +35,17 @@
 //    (and connection attempts) until heal(), then delivers it in order; Drop
 //    discards it and resets the connections it belonged to (attempts fail
 //    with ETIMEDOUT). A partition given heal_after heals by itself.
+//  - Datagram sockets (udp_open, sendto, recvfrom) live on hosts too: each
+//    datagram arrives after its own latency (the same choice as a stream
+//    delivery), so with NetOptions::datagram_reorder a later one may
+//    overtake an earlier one; with faults on, each sendto is a fault
+//    opportunity that loses the datagram or duplicates it (the copy draws
+//    its own latency). A partition holds (Hold) or discards (Drop) the
+//    datagrams between its hosts. A datagram for a port nobody has bound is
+//    discarded, and a sender connected to that address gets ECONNREFUSED
+//    from its next recvfrom or sendto (ICMP port unreachable); a receive
+//    queue holds at most socket_buffer bytes, beyond which datagrams are
+//    discarded, and a socket with socket_buffer bytes in flight says EAGAIN.
 //  - Closing a socket with unread data resets the connection (as TCP does);
 //    closing it otherwise sends end of stream.
 //  - open_endpoints() lists descriptors still open: unclosed transports, for
@@ -67,6 +78,8 @@ struct FaultOptions {
   bool early_eof = true;
   bool write_errors = true;
   bool spurious_readiness = true;
+  bool datagram_loss = true;         // a sendto's datagram is never delivered
+  bool datagram_duplication = true;  // a sendto's datagram is delivered twice
 };
 
 struct NetOptions {
@@ -75,6 +88,9 @@ struct NetOptions {
   bool chunking = true;             // partial writes and reads
   bool reorder_readiness = true;    // the order of simultaneously ready callbacks is a choice
   std::size_t socket_buffer = 64 * 1024;
+  // Each datagram's latency is its own: false keeps a socket's datagrams in
+  // the order they were sent (each arrives no earlier than the one before).
+  bool datagram_reorder = true;
   std::string default_host = "client";  // where connections come from when no local host is given
   FaultOptions faults;
 };
@@ -93,6 +109,11 @@ struct NetStats {
   std::uint64_t write_errors = 0;
   std::uint64_t spurious = 0;
   std::uint64_t reorders = 0;  // selects whose ready order was not the natural one
+  std::uint64_t datagrams_sent = 0;
+  std::uint64_t datagrams_lost = 0;        // the loss fault
+  std::uint64_t datagrams_duplicated = 0;  // the duplication fault
+  std::uint64_t datagrams_dropped = 0;     // partitions (Drop), no receiver, full receive queue
+  std::uint64_t datagrams_reordered = 0;   // arrived before a datagram sent earlier on the same socket
 };
 
 class FakeSelector final : public Selector, public SocketLayer {
@@ -128,6 +149,10 @@ class FakeSelector final : public Selector, public SocketLayer {
   std::pair<int, int> pipe() override;
   std::string peer_name(int fd) override;
   std::string local_name(int fd) override;
+  int udp_open(const std::string& host, int port) override;
+  int udp_connect(int fd, const std::string& host, int port) override;
+  std::ptrdiff_t sendto(int fd, const char* data, std::size_t size, const std::string& host, int port) override;
+  std::ptrdiff_t recvfrom(int fd, char* buffer, std::size_t size, Address* from) override;
 
   // ---- the network -----------------------------------------------------------
   void partition(const std::string& a, const std::string& b, PartitionMode mode,
@@ -167,7 +192,17 @@ class FakeSelector final : public Selector, public SocketLayer {
     Duration last_arrival{0};
     std::weak_ptr<Channel> reverse;  // the other direction of a connection
   };
-  enum class Kind : std::uint8_t { Stream, PipeRead, PipeWrite, Listener };
+  enum class Kind : std::uint8_t { Stream, PipeRead, PipeWrite, Listener, Datagram };
+  // A datagram on its way.
+  struct Datagram {
+    int src_fd = 0;
+    std::string from_host;
+    int from_port = 0;
+    std::string to_host;
+    int to_port = 0;
+    std::string bytes;
+    std::uint64_t seq = 0;  // its sender's count, to see reordering
+  };
   struct Endpoint {
     Kind kind = Kind::Stream;
     std::string host;
@@ -179,6 +214,16 @@ class FakeSelector final : public Selector, public SocketLayer {
     std::shared_ptr<Channel> in, out;
     std::deque<int> backlog;  // listeners: accepted, not yet taken
     int max_backlog = 0;
+    // datagram sockets
+    std::string bound_host;  // the key of udp_bound_ ("0.0.0.0": any host)
+    bool connected = false;  // remote_host:remote_port is the peer
+    int dgram_error = 0;     // pending, reported once
+    std::deque<Datagram> inbox;
+    std::size_t inbox_bytes = 0;
+    std::size_t in_flight = 0;  // bytes sent, not yet arrived
+    Duration last_dgram_arrival{0};
+    std::uint64_t sent_seq = 0;
+    std::uint64_t max_arrived_seq = 0;
   };
   struct Partition {
     PartitionMode mode;
@@ -198,6 +243,8 @@ class FakeSelector final : public Selector, public SocketLayer {
   void arrive(const std::shared_ptr<Channel>& ch, Segment seg);
   void deliver(Channel& ch, Segment seg);
   void reset_connection(Endpoint& e);
+  void arrive_datagram(Datagram d);
+  void land_datagram(Datagram d);
   void complete_connect(int fd);
   std::size_t run_due_events();  // returns how many ran
   void collect_ready(std::vector<HandleRef>& ready);
@@ -220,6 +267,8 @@ class FakeSelector final : public Selector, public SocketLayer {
   std::map<std::pair<std::string, std::string>, Partition> partitions_;
   std::vector<std::shared_ptr<Channel>> held_channels_;
   std::vector<int> held_connects_;
+  std::map<std::pair<std::string, int>, int> udp_bound_;
+  std::vector<Datagram> held_datagrams_;
   NetStats stats_;
   bool dying_ = false;
 };
