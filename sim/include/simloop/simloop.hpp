@@ -5,6 +5,7 @@
 #include <simloop/async_with.hpp>
 #include <simloop/awaitables.hpp>
 #include <simloop/coro.hpp>
+#include <simloop/datagrams.hpp>
 #include <simloop/errors.hpp>
 #include <simloop/event_loop.hpp>
 #include <simloop/fakes/fakes.hpp>
