@@ -28,6 +28,27 @@ class Log {
   std::vector<std::string> lines_;
 };
 
+// Counts loop iterations with a callback that re-posts itself: loopback I/O
+// takes no virtual time, so the stream and datagram scenarios log
+// iterations instead. start() posts the first tick; stop() ends the chain.
+class IterationCounter {
+ public:
+  explicit IterationCounter(simloop::EventLoop& loop) : loop_(&loop) {}
+  void start() {
+    loop_->call_soon([this] { tick(); });
+  }
+  void stop() { ticking_ = false; }
+  int value = 0;
+
+ private:
+  void tick() {
+    ++value;
+    if (ticking_) loop_->call_soon([this] { tick(); });
+  }
+  simloop::EventLoop* loop_;
+  bool ticking_ = true;
+};
+
 using ScenarioFn = void (*)(Log&);
 struct Scenario {
   std::string name;

@@ -47,12 +47,8 @@ std::string exc_type(const std::exception_ptr& exc) {
 SIMLOOP_CONFORMANCE(datagram_ping_pong) {
   auto loop = simloop::fakes::make_sim_loop();
   log.attach(*loop);
-  int iteration = 0;
-  bool ticking = true;
-  std::function<void()> tick = [&] {
-    ++iteration;
-    if (ticking) loop->call_soon([&] { tick(); });
-  };
+  conformance::IterationCounter counter(*loop);
+  int& iteration = counter.value;
 
   struct Server final : simloop::DatagramProtocol {
     conformance::Log* log;
@@ -99,7 +95,7 @@ SIMLOOP_CONFORMANCE(datagram_ping_pong) {
   };
 
   auto main_task = [&]() -> Coro<void> {
-    loop->call_soon([&] { tick(); });
+    counter.start();
     auto server_factory = [&] {
       auto s = std::make_shared<Server>();
       s->log = &log;
@@ -143,7 +139,7 @@ SIMLOOP_CONFORMANCE(datagram_ping_pong) {
     co_await client_p->lost;
     server_t->abort();
     co_await simloop::sleep(simloop::Duration{0});
-    ticking = false;
+    counter.stop();
     log("done");
   };
   loop->run_until_complete(main_task());

@@ -15,12 +15,8 @@ using simloop::StreamWriter;
 SIMLOOP_CONFORMANCE(streams_loopback_iterations) {
   auto loop = simloop::fakes::make_sim_loop();
   log.attach(*loop);
-  int iteration = 0;
-  bool ticking = true;
-  std::function<void()> tick = [&] {
-    ++iteration;
-    if (ticking) loop->call_soon([&] { tick(); });
-  };
+  conformance::IterationCounter counter(*loop);
+  int& iteration = counter.value;
   auto handler = [&](StreamReader reader, StreamWriter writer) -> Coro<void> {
     log("handler start it={}", iteration);
     for (;;) {
@@ -51,12 +47,12 @@ SIMLOOP_CONFORMANCE(streams_loopback_iterations) {
   auto main_task = [&]() -> Coro<void> {
     simloop::Server server = co_await simloop::start_server(handler, "127.0.0.1", 0);
     const int port = server.port();
-    loop->call_soon([&] { tick(); });
+    counter.start();
     co_await simloop::sleep(simloop::Duration{0});
     co_await simloop::gather(client("a", port), client("b", port));
     server.close();
     co_await server.wait_closed();
-    ticking = false;
+    counter.stop();
     log("done");
   };
   loop->run_until_complete(main_task());

@@ -13,7 +13,13 @@
 #include <simloop/properties/gtest.hpp>
 #include <simloop/simloop.hpp>
 
+#include "support/cancel_plan.hpp"
+
 #include "support/raises.hpp"
+
+using simloop_test::CancelAt;
+using simloop_test::canceller;
+using simloop_test::gen_cancels;
 
 namespace {
 
@@ -37,36 +43,6 @@ template <class T>
 Coro<bool> ended_cancelled(Task<T> t) {
   const auto cancelled = co_await raises<simloop::CancelledError>(t);
   co_return cancelled.has_value();
-}
-
-// A cancellation plan: (target index, delay in microseconds).
-struct CancelAt {
-  std::size_t target;
-  int delay_us;
-};
-std::vector<CancelAt> gen_cancels(std::size_t targets, std::size_t max, int max_us) {
-  std::vector<CancelAt> out;
-  if (targets == 0) return out;
-  const auto n = *rc::gen::inRange<std::size_t>(0, max + 1);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(CancelAt{*rc::gen::inRange<std::size_t>(0, targets), *rc::gen::inRange(0, max_us)});
-  }
-  return out;
-}
-
-// Cancels plan targets from plain callbacks (call_soon(task.cancel)), so a
-// cancellation can land between a wakeup and the woken task's next step.
-template <class T>
-Coro<void> canceller(std::vector<Task<T>>* tasks, std::vector<CancelAt> plan) {
-  std::sort(plan.begin(), plan.end(), [](const CancelAt& a, const CancelAt& b) { return a.delay_us < b.delay_us; });
-  simloop::EventLoop& loop = simloop::EventLoop::running_or_throw("canceller");
-  Duration start = loop.time();
-  for (const CancelAt& c : plan) {
-    const Duration when = start + us(c.delay_us);
-    if (when > loop.time()) co_await simloop::sleep(when - loop.time());
-    Task<T> t = (*tasks)[c.target];
-    loop.call_soon([t] { t.cancel(); });
-  }
 }
 
 // ---- Queue: every item put is got exactly once ---------------------------------

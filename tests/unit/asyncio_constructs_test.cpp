@@ -17,6 +17,8 @@
 
 #include <simloop/simloop.hpp>
 
+#include "support/timed_results.hpp"
+
 using namespace std::chrono_literals;
 using simloop::AnyTask;
 using simloop::Condition;
@@ -32,20 +34,13 @@ using simloop::Timeout;
 using simloop::TimerHandleRef;
 using simloop::sim::SimLoop;
 
+using simloop::testing::fail_after;
+using simloop::testing::text_after;
+using simloop::testing::timeout_with_cancel_cause;
+using simloop::testing::value_after;
+
 namespace {
 
-Coro<int> value_after(std::chrono::milliseconds d, int v) {
-  co_await simloop::sleep(d);
-  co_return v;
-}
-Coro<std::string> text_after(std::chrono::milliseconds d, std::string v) {
-  co_await simloop::sleep(d);
-  co_return v;
-}
-Coro<void> fail_after(std::chrono::milliseconds d, std::string what) {
-  co_await simloop::sleep(d);
-  throw std::runtime_error(what);
-}
 // `await t` for a task of any result type.
 Coro<void> await_any(AnyTask t) { co_await t; }
 
@@ -75,24 +70,6 @@ Coro<std::exception_ptr> error_of(A aw) {
     error = std::current_exception();
   }
   co_return error;
-}
-
-// True if `e` is a TimeoutError with a nested CancelledError (its cause).
-bool timeout_with_cancel_cause(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const simloop::TimeoutError& t) {
-    try {
-      std::rethrow_if_nested(t);
-    } catch (const simloop::CancelledError&) {
-      return true;
-    } catch (...) {
-      return false;
-    }
-    return false;
-  } catch (...) {
-    return false;
-  }
 }
 
 std::vector<std::string> whats(const std::exception_ptr& group) {

@@ -9,6 +9,7 @@
 #include <simloop/simloop.hpp>
 
 #include "support/raises.hpp"
+#include "support/timed_results.hpp"
 
 using namespace std::chrono_literals;
 using simloop::Coro;
@@ -18,19 +19,11 @@ using simloop::sim::SimLoop;
 using simloop::testing::raises;
 using simloop::testing::raises_sync;
 
+using simloop::testing::fail_after;
+using simloop::testing::text_after;
+using simloop::testing::value_after;
+
 namespace {
-Coro<int> value_after(std::chrono::milliseconds d, int v) {
-  co_await simloop::sleep(d);
-  co_return v;
-}
-Coro<std::string> text_after(std::chrono::milliseconds d, std::string v) {
-  co_await simloop::sleep(d);
-  co_return v;
-}
-Coro<void> fail_after(std::chrono::milliseconds d, std::string what) {
-  co_await simloop::sleep(d);
-  throw std::runtime_error(what);
-}
 Coro<void> nothing_after(std::chrono::milliseconds d) { co_await simloop::sleep(d); }
 
 std::string what_of(const std::exception_ptr& e) {

@@ -8,6 +8,7 @@
 #include <simloop/simloop.hpp>
 
 #include "support/raises.hpp"
+#include "support/timed_results.hpp"
 
 using namespace std::chrono_literals;
 using simloop::Coro;
@@ -17,29 +18,10 @@ using simloop::sim::SimLoop;
 using simloop::testing::raises;
 using simloop::testing::raises_sync;
 
-namespace {
-Coro<int> value_after(std::chrono::milliseconds d, int v) {
-  co_await simloop::sleep(d);
-  co_return v;
-}
-// True if `e` is a TimeoutError with a nested CancelledError (its cause).
-bool timeout_with_cancel_cause(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const simloop::TimeoutError& t) {
-    try {
-      std::rethrow_if_nested(t);
-    } catch (const simloop::CancelledError&) {
-      return true;
-    } catch (...) {
-      return false;
-    }
-    return false;
-  } catch (...) {
-    return false;
-  }
-}
-}  // namespace
+using simloop::testing::timeout_with_cancel_cause;
+using simloop::testing::value_after;
+
+namespace {}  // namespace
 
 TEST(PrimitivesTimeout, ExpiresWithTimeoutErrorCausedByTheCancellation) {
   SimLoop loop;
