@@ -31,6 +31,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -38,6 +39,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <simloop/coro.hpp>
 
 namespace simloop {
 
@@ -135,5 +138,61 @@ class DatagramTransport : public BaseTransport {
   virtual void abort() = 0;
   virtual std::size_t get_write_buffer_size() const = 0;
 };
+
+// asyncio.Server of loop.create_server.
+namespace detail {
+class ProtocolServerState;
+}
+class ProtocolServer {
+ public:
+  ProtocolServer() = default;
+  explicit ProtocolServer(std::shared_ptr<detail::ProtocolServerState> s) : s_(std::move(s)) {}
+  int port() const;
+  bool is_serving() const;
+  // Stops listening; open connections stay open.
+  void close() const;
+  // Until closed and every connection it accepted is lost.
+  Coro<void> wait_closed() const;
+  std::size_t active_connections() const;
+
+ private:
+  std::shared_ptr<detail::ProtocolServerState> s_;
+};
+
+using ProtocolFactory = std::function<std::shared_ptr<BaseProtocol>()>;
+
+template <class P>
+struct Connection {
+  std::shared_ptr<Transport> transport;
+  std::shared_ptr<P> protocol;
+};
+
+namespace detail {
+Coro<std::pair<std::shared_ptr<Transport>, std::shared_ptr<BaseProtocol>>> create_connection_erased(
+    ProtocolFactory factory, std::string host, int port, std::string local_host);
+template <class P>
+Coro<Connection<P>> create_connection_typed(std::function<std::shared_ptr<P>()> factory, std::string host, int port,
+                                            std::string local_host) {
+  // A named factory, not a temporary inside the co_await (GCC 12).
+  ProtocolFactory erased = [factory] { return std::shared_ptr<BaseProtocol>(factory()); };
+  auto [transport, protocol] =
+      co_await create_connection_erased(std::move(erased), std::move(host), port, std::move(local_host));
+  co_return Connection<P>{std::move(transport), std::static_pointer_cast<P>(protocol)};
+}
+}  // namespace detail
+
+// loop.create_connection(protocol_factory, host, port): connects on the
+// running loop; returns once connection_made has run, as asyncio. The
+// factory returns a std::shared_ptr to a Protocol or BufferedProtocol.
+template <class F>
+auto create_connection(F factory, std::string host, int port, std::string local_host = {}) {
+  using P = typename std::invoke_result_t<F&>::element_type;
+  return detail::create_connection_typed<P>(std::function<std::shared_ptr<P>()>(std::move(factory)), std::move(host),
+                                            port, std::move(local_host));
+}
+
+// loop.create_server(protocol_factory, host, port): listens on host:port
+// (0: any free port); each accepted connection gets a new protocol.
+Coro<ProtocolServer> create_server(ProtocolFactory factory, std::string host, int port, int backlog = 100);
 
 }  // namespace simloop

@@ -9,8 +9,8 @@
 //    up to and including sep, raising IncompleteReadError at EOF and
 //    LimitOverrunError when sep is not within `limit` bytes (the data stays
 //    buffered); readline() is readuntil("\n") that returns a partial last
-//    line at EOF and, on overrun, drops the line and raises LimitOverrunError
-//    (asyncio raises ValueError there). Only one coroutine may wait for data
+//    line at EOF and, on overrun, drops the line and raises
+//    InvalidArgumentError (asyncio's ValueError) with the overrun's message. Only one coroutine may wait for data
 //    at a time. Reading pauses when more than 2*limit bytes are buffered and
 //    resumes once the buffer drops to limit. A transport error (a reset, say)
 //    is raised by the next read once the connection is lost.
@@ -47,6 +47,7 @@
 
 #include <simloop/coro.hpp>
 #include <simloop/errors.hpp>
+#include <simloop/protocols.hpp>
 #include <simloop/sockets.hpp>
 
 namespace simloop {
@@ -119,7 +120,8 @@ struct StreamOptions {
 
 namespace detail {
 class StreamState;
-class ServerState;
+class SocketTransport;
+class ProtocolServerState;
 }  // namespace detail
 
 class StreamReader {
@@ -146,7 +148,8 @@ class StreamReader {
 class StreamWriter {
  public:
   StreamWriter() = default;
-  explicit StreamWriter(std::shared_ptr<detail::StreamState> s) : s_(std::move(s)) {}
+  StreamWriter(std::shared_ptr<detail::StreamState> s, std::shared_ptr<detail::SocketTransport> t)
+      : s_(std::move(s)), t_(std::move(t)) {}
 
   void write(std::string_view data) const;
   void write_eof() const;
@@ -163,10 +166,14 @@ class StreamWriter {
   std::string peer_name() const;
   // The file descriptor (or simulated endpoint id).
   int fd() const;
+  // The transport under the stream (StreamWriter.transport): extra info,
+  // write buffer limits, pause_reading / resume_reading.
+  std::shared_ptr<Transport> transport() const;
   explicit operator bool() const noexcept { return static_cast<bool>(s_); }
 
  private:
   std::shared_ptr<detail::StreamState> s_;
+  std::shared_ptr<detail::SocketTransport> t_;
 };
 
 using StreamPair = std::pair<StreamReader, StreamWriter>;
@@ -176,7 +183,7 @@ using ClientConnected = std::function<Coro<void>(StreamReader, StreamWriter)>;
 class Server {
  public:
   Server() = default;
-  explicit Server(std::shared_ptr<detail::ServerState> s) : s_(std::move(s)) {}
+  explicit Server(std::shared_ptr<detail::ProtocolServerState> s) : s_(std::move(s)) {}
   // The listening port (useful after asking for port 0).
   int port() const;
   bool is_serving() const;
@@ -188,7 +195,7 @@ class Server {
   std::size_t active_connections() const;
 
  private:
-  std::shared_ptr<detail::ServerState> s_;
+  std::shared_ptr<detail::ProtocolServerState> s_;
 };
 
 // asyncio.open_connection: connects to host:port on the running loop.
