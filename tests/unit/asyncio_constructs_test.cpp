@@ -17,6 +17,7 @@
 
 #include <simloop/simloop.hpp>
 
+#include "support/raises.hpp"
 #include "support/timed_results.hpp"
 
 using namespace std::chrono_literals;
@@ -43,6 +44,7 @@ namespace {
 
 // `await t` for a task of any result type.
 Coro<void> await_any(AnyTask t) { co_await t; }
+Coro<void> await_any_shielded(AnyTask t) { co_await simloop::shield(t); }
 
 // What `e` holds, in one word or its message.
 std::string what_of(const std::exception_ptr& e) {
@@ -387,6 +389,55 @@ TEST(AsyncioConstructs, TimeoutAndWaitForTakeAnAnyTask) {
     Task<int> pending = simloop::create_task(value_after(10ms, 1));
     EXPECT_EQ(what_of(co_await error_of(simloop::wait_for(AnyTask(pending), 0ms))), std::string("TimeoutError"));
     EXPECT_TRUE(pending.cancelled());
+  };
+  loop.run_until_complete(body());
+}
+
+TEST(AsyncioConstructs, ShieldTakesAnAnyTask) {
+  SimLoop loop;
+  auto body = [&]() -> Coro<void> {
+    // Cancelling the shield's awaiter leaves the task running.
+    Task<int> slow = simloop::create_task(value_after(5ms, 7));
+    Task<void> awaiter = simloop::create_task(await_any_shielded(AnyTask(slow)));
+    co_await simloop::sleep(1ms);
+    awaiter.cancel("stop");
+    const auto stopped = co_await simloop::testing::raises<simloop::CancelledError>(awaiter);
+    EXPECT_EQ(stopped ? stopped->message() : "not cancelled", "stop");
+    EXPECT_FALSE(slow.done());
+    EXPECT_EQ(co_await slow, 7) << "the shielded task finished";
+
+    // The shield completes as the task does: a value, an exception, and a
+    // cancel from elsewhere (without a message, as asyncio's callback).
+    Task<std::string> quick = simloop::create_task(text_after(1ms, "ok"));
+    Future<void> shielded = simloop::shield(AnyTask(quick));
+    EXPECT_FALSE(shielded.done());
+    co_await shielded;
+    EXPECT_EQ(quick.result(), "ok");
+    Task<void> failing = simloop::create_task(fail_after(1ms, "boom"));
+    EXPECT_EQ(what_of(co_await error_of(simloop::shield(AnyTask(failing)))), std::string("boom"));
+    Task<int> doomed = simloop::create_task(value_after(5ms, 0));
+    Future<void> over_doomed = simloop::shield(AnyTask(doomed));
+    doomed.cancel("elsewhere");
+    const auto inner_cancelled = co_await simloop::testing::raises<simloop::CancelledError>(over_doomed);
+    EXPECT_EQ(inner_cancelled ? inner_cancelled->message() : "not cancelled", "");
+    EXPECT_TRUE(over_doomed.cancelled());
+
+    // A task already done: the shield is done the same way at once.
+    Future<void> done_cancelled = simloop::shield(AnyTask(doomed));
+    EXPECT_TRUE(done_cancelled.cancelled());
+    const auto at_once = co_await simloop::testing::raises<simloop::CancelledError>(done_cancelled);
+    EXPECT_EQ(at_once ? at_once->message() : "not cancelled", "elsewhere") << "the task's own message";
+    Future<void> done_failed = simloop::shield(AnyTask(failing));
+    EXPECT_TRUE(done_failed.done());
+    EXPECT_EQ(what_of(co_await error_of(done_failed)), std::string("boom"));
+    EXPECT_TRUE(simloop::shield(AnyTask(slow)).done());
+
+    AnyTask empty;
+    const auto empty_error =
+        simloop::testing::raises_sync<simloop::InvalidStateError>([&] { (void)simloop::shield(empty); });
+    EXPECT_TRUE(empty_error.has_value());
+    EXPECT_STREQ(empty_error ? empty_error->what() : "nothing raised",
+                 "shield: the task is empty (default-constructed or moved from)");
   };
   loop.run_until_complete(body());
 }

@@ -11,8 +11,14 @@
 //    retrieved (nobody awaits it any more), as CPython does.
 //  - Keep a reference to the inner task if you need its result after the
 //    outer was cancelled (the loop keeps a pending task alive meanwhile).
+//  - shield(AnyTask) (a task of any result type) returns a Future<void> with
+//    the same rules; when the task is already done, the future is done the
+//    same way (its exception, or cancelled with the task's message), so
+//    awaiting it raises what awaiting the task would.
 #pragma once
 
+#include <exception>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -47,6 +53,50 @@ Future<await_result_t<A>> shield(A aw) {
   // nothing breaks if neither ever completes. While inner is pending its
   // list keeps the callback alive, so the raw pointer is valid when used.
   Handle* inner_cb_in_list = inner_cb.get();
+  outer.add_done_callback([inner, inner_cb_in_list] {
+    if (!inner.done()) inner.remove_done_callback(HandleRef(inner_cb_in_list));
+  });
+  return outer;
+}
+
+namespace detail {
+// Completes `outer` as the done task `inner` ended (see the contract).
+inline void complete_like(const Future<void>& outer, const AnyTask& inner, bool keep_cancel_message) {
+  if (inner.cancelled()) {
+    std::string message;
+    if (keep_cancel_message) {
+      try {
+        std::rethrow_exception(inner.state()->cancelled_error());
+      } catch (const CancelledError& e) {
+        message = e.message();
+      }
+    }
+    outer.cancel(std::move(message));
+  } else if (std::exception_ptr e = inner.exception()) {
+    outer.set_exception(std::move(e));
+  } else {
+    outer.set_result();
+  }
+}
+}  // namespace detail
+
+inline Future<void> shield(AnyTask inner) {
+  if (!inner) throw InvalidStateError("shield: the task is empty (default-constructed or moved from)");
+  Future<void> outer = Future<void>::create(inner.get_loop());
+  if (inner.done()) {
+    detail::complete_like(outer, inner, /*keep_cancel_message=*/true);
+    return outer;
+  }
+  HandleRef inner_cb = inner.add_done_callback([outer](AnyTask& in) {
+    if (outer.cancelled()) {
+      if (!in.cancelled()) (void)in.exception();  // mark it retrieved
+      return;
+    }
+    // As asyncio's _inner_done_callback: a cancelled inner cancels the
+    // outer without a message.
+    detail::complete_like(outer, in, /*keep_cancel_message=*/false);
+  });
+  Handle* inner_cb_in_list = inner_cb.get();  // see shield(A) on why not owned
   outer.add_done_callback([inner, inner_cb_in_list] {
     if (!inner.done()) inner.remove_done_callback(HandleRef(inner_cb_in_list));
   });
