@@ -400,22 +400,17 @@ Coro<StreamPair> open_connection_impl(std::string host, int port, StreamOptions 
 
 Coro<Server> start_server_impl(ClientConnected client_connected, std::string host, int port, StreamOptions options) {
   EventLoop& loop = EventLoop::running_or_throw("start_server");
-  SocketLayer& sock = sockets_of(loop);
+  (void)sockets_of(loop);  // a loop without sockets is the first thing reported
   if (!client_connected) throw Error("start_server: the client_connected callback is empty");
   if (options.limit == 0) throw Error("streams: the reader limit must be positive");
-  if (port < 0 || port > 65535) throw Error(fmt::format("start_server: port {} is out of range 0..65535", port));
-  if (options.backlog <= 0) throw Error("start_server: the backlog must be positive");
-  const int fd = sock.listen(host, port, options.backlog);
-  if (fd < 0) std::rethrow_exception(make_os_error(-fd, fmt::format("start_server({}:{})", host, port)));
   EventLoop* l = &loop;
   const std::size_t limit = options.limit;
   ProtocolFactory factory = [l, limit, cb = std::move(client_connected)]() -> std::shared_ptr<BaseProtocol> {
     return std::make_shared<detail::StreamState>(*l, limit, cb);
   };
-  auto st = std::make_shared<detail::ProtocolServerState>(loop, sock, fd, std::move(factory), options.backlog);
-  st->port_ = sock.local_port(fd);
-  st->start();
-  co_return Server(st);
+  std::shared_ptr<detail::ProtocolServerState> st = co_await detail::start_protocol_server(
+      std::move(factory), std::move(host), port, options.backlog, "start_server");
+  co_return Server(std::move(st));
 }
 }  // namespace
 

@@ -11,7 +11,9 @@
 
 #include <simloop/awaitables.hpp>
 #include <simloop/event_loop.hpp>
+#include <simloop/gather.hpp>
 #include <simloop/primitive_errors.hpp>
+#include <simloop/sleep.hpp>
 #include <simloop/streams.hpp>
 #include <simloop/task.hpp>
 
@@ -113,6 +115,7 @@ void SocketTransport::add_reader() {
 void SocketTransport::pause_reading() {
   if (!is_reading()) return;
   paused_ = true;
+  pinned_ = shared_from_this();  // first: the reader callback may hold the last other reference
   if (readable_) loop_->remove_reader(fd_);
 }
 
@@ -120,6 +123,10 @@ void SocketTransport::resume_reading() {
   if (closing_ || !paused_) return;
   paused_ = false;
   add_reader();
+  if (reading_stopped_) return;
+  // The reader callback holds it again; released on return, not while
+  // pinned_ is being reset.
+  const std::shared_ptr<SocketTransport> unpinned = std::move(pinned_);
 }
 
 void SocketTransport::protocol_raised(const char* what, std::exception_ptr e) {
@@ -177,6 +184,7 @@ void SocketTransport::on_eof() {
   if (keep_open) {
     // A half-close: only reading stops.
     reading_stopped_ = true;
+    pinned_ = shared_from_this();  // open for writing, watched for nothing
     loop_->remove_reader(fd_);
   } else {
     close();
@@ -288,6 +296,8 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc) {
   sock_->close(fd_);
   fd_closed_ = true;
   if (server_) std::exchange(server_, nullptr)->detach();
+  // Last: may drop the last reference (the caller's callback holds another).
+  std::shared_ptr<SocketTransport> pinned = std::move(pinned_);
   if (raised) std::rethrow_exception(raised);
 }
 
@@ -457,21 +467,39 @@ Coro<std::pair<std::shared_ptr<Transport>, std::shared_ptr<BaseProtocol>>> creat
   co_return std::pair<std::shared_ptr<Transport>, std::shared_ptr<BaseProtocol>>(transport, protocol);
 }
 
+namespace {
+// The resolution task create_server gathers: nothing to resolve on a
+// SocketLayer (it takes host names as they are), but the same iterations.
+Coro<void> resolve_listen_address() { co_return; }
+}  // namespace
+
+Coro<std::shared_ptr<ProtocolServerState>> start_protocol_server(ProtocolFactory factory, std::string host, int port,
+                                                                 int backlog, std::string who) {
+  EventLoop& loop = EventLoop::running_or_throw(who.c_str());
+  SocketLayer& sock = sockets_of(loop);
+  if (!factory) throw Error(fmt::format("{}: the protocol factory is empty", who));
+  if (port < 0 || port > 65535) throw Error(fmt::format("{}: port {} is out of range 0..65535", who, port));
+  if (backlog <= 0) throw Error(fmt::format("{}: the backlog must be positive", who));
+  // `infos = await tasks.gather(*fs)`: one resolution task per host.
+  auto resolved = gather(resolve_listen_address());
+  co_await resolved;
+  const int fd = sock.listen(host, port, backlog);
+  if (fd < 0) std::rethrow_exception(make_os_error(-fd, fmt::format("{}({}:{})", who, host, port)));
+  auto st = std::make_shared<ProtocolServerState>(loop, sock, fd, std::move(factory), backlog);
+  st->port_ = sock.local_port(fd);
+  st->start();
+  // "Skip one loop iteration so that all 'loop.add_reader' go through."
+  co_await sleep(Duration{0});
+  co_return st;
+}
+
 }  // namespace detail
 
 namespace {
 Coro<ProtocolServer> create_server_impl(ProtocolFactory factory, std::string host, int port, int backlog) {
-  EventLoop& loop = EventLoop::running_or_throw("create_server");
-  SocketLayer& sock = sockets_of(loop);
-  if (!factory) throw Error("create_server: the protocol factory is empty");
-  if (port < 0 || port > 65535) throw Error(fmt::format("create_server: port {} is out of range 0..65535", port));
-  if (backlog <= 0) throw Error("create_server: the backlog must be positive");
-  const int fd = sock.listen(host, port, backlog);
-  if (fd < 0) std::rethrow_exception(make_os_error(-fd, fmt::format("create_server({}:{})", host, port)));
-  auto st = std::make_shared<detail::ProtocolServerState>(loop, sock, fd, std::move(factory), backlog);
-  st->port_ = sock.local_port(fd);
-  st->start();
-  co_return ProtocolServer(st);
+  std::shared_ptr<detail::ProtocolServerState> st =
+      co_await detail::start_protocol_server(std::move(factory), std::move(host), port, backlog, "create_server");
+  co_return ProtocolServer(std::move(st));
 }
 }  // namespace
 

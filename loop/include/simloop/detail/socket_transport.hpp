@@ -11,6 +11,12 @@
 //    protocol method but that one is called, and reads and writes stop.
 //  - The fd is closed exactly once: by call_connection_lost, or by the
 //    destructor for a transport dropped with its loop.
+//  - An open transport the loop watches for nothing (reading paused, or
+//    stopped after a kept-open EOF) holds itself (pinned_) until it reads
+//    again or loses its connection: the loop's callbacks are what own an
+//    open transport (protocols.hpp), and a protocol holds it only by a
+//    plain pointer, as CPython's protocol holds its transport (which keeps
+//    it alive there).
 #pragma once
 
 #include <cstddef>
@@ -88,9 +94,10 @@ class SocketTransport final : public Transport, public std::enable_shared_from_t
   std::size_t woff_ = 0;
   std::size_t high_water_;
   std::size_t low_water_;
-  bool protocol_paused_ = false;  // pause_writing() called, resume_writing() not yet
-  bool paused_ = false;           // pause_reading()
-  bool reading_stopped_ = false;  // EOF seen and kept open: never read again
+  bool protocol_paused_ = false;             // pause_writing() called, resume_writing() not yet
+  bool paused_ = false;                      // pause_reading()
+  bool reading_stopped_ = false;             // EOF seen and kept open: never read again
+  std::shared_ptr<SocketTransport> pinned_;  // this, while not reading and open (see above)
   bool closing_ = false;
   bool eof_requested_ = false;
   int conn_lost_ = 0;
@@ -130,6 +137,15 @@ class ProtocolServerState : public std::enable_shared_from_this<ProtocolServerSt
 // Waits for the waiter asyncio's transport schedules after connection_made
 // and reading; on error or cancellation closes the transport and raises.
 Coro<void> transport_ready(std::shared_ptr<SocketTransport> transport);
+
+// Listens on host:port and starts accepting (create_server and
+// start_server), in the loop iterations asyncio's create_server takes: each
+// host is resolved in a task of its own, gathered
+// (base_events._create_server_getaddrinfo), before the socket is bound, and
+// once listening it skips one iteration (`await tasks.sleep(0)`). `who`
+// names the caller in errors.
+Coro<std::shared_ptr<ProtocolServerState>> start_protocol_server(ProtocolFactory factory, std::string host, int port,
+                                                                 int backlog, std::string who);
 
 // Connects to host:port (asyncio's sock_connect part of create_connection);
 // returns the connected descriptor.
