@@ -283,6 +283,11 @@ void SocketTransport::force_close(std::exception_ptr exc) {
 
 void SocketTransport::call_connection_lost(std::exception_ptr exc) {
   if (fd_closed_) return;
+  // Lost from here on, also when write_ready calls this directly (a close()
+  // that waited for the buffer, which counts nothing in conn_lost_): later
+  // writes are dropped as asyncio's `if self._conn_lost` drops them, and the
+  // closed descriptor, whose number the next socket may reuse, is never used.
+  if (conn_lost_ == 0) conn_lost_ = 1;
   std::shared_ptr<BaseProtocol> protocol = std::move(protocol_);
   stream_protocol_ = nullptr;
   buffered_ = nullptr;
