@@ -14,7 +14,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target bug_hunt simloop-trace
 hunt="$build/examples/bug_hunt"
 export SIMLOOP_REPLAY_DIR="$PWD/$build/replays"
-rm -f "$SIMLOOP_REPLAY_DIR"/bug_hunt-seed*.simloop-replay
+rm -f "$SIMLOOP_REPLAY_DIR"/bug_hunt-*-seed*.simloop-replay
 
 echo; echo "== 1. asyncio's natural order (fifo): the race stays hidden"
 SIMLOOP_STRATEGY=fifo SIMLOOP_RUNS=1 "$hunt"
@@ -28,7 +28,7 @@ if [ "$found" -ne 1 ]; then
   echo "bug_hunt: expected exploration to find the race (exit 1), got exit $found" >&2
   exit 1
 fi
-minimized=$(ls "$SIMLOOP_REPLAY_DIR"/bug_hunt-seed*.min.simloop-replay)
+minimized=$(ls "$SIMLOOP_REPLAY_DIR"/bug_hunt-*-seed*.min.simloop-replay)
 
 echo; echo "== 3. replay the minimized failing run"
 set +e

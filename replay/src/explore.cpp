@@ -266,7 +266,7 @@ void ReplayObserver::prepare_crash_file(const sim::RunnerOptions& options) {
   crash_.prefix = text.substr(0, text.find("\nseed ") + 1);
   // Split the file's path and its replay command around the seed's digits.
   const std::string marker = "SIMLOOPSEEDMARK";  // plain characters: quoting treats it like digits
-  const std::string path = replay_path(env_.dir, info_.test, 0, false);
+  const std::string path = replay_path(env_.dir, info_.test, info_.strategy, info_.fidelity, 0, false);
   const std::size_t at = path.rfind("seed0");
   crash_.path_before = path.substr(0, at + 4);
   crash_.path_after = path.substr(at + 5);
@@ -323,18 +323,20 @@ std::string ReplayObserver::on_run_crashed(const sim::RunContext& ctx, const sim
                                   now, replay_->failure);
     return *verdict_;
   }
-  // The child's crash handler wrote the choices it had made.
-  const std::string path = replay_path(env_.dir, info_.test, ctx.seed, false);
+  // The child's crash handler wrote the choices it had made (count-all
+  // mode: each crashing child writes its own; the first of a signature is
+  // the one kept here).
+  std::string signature = sim::failure_signature(outcome);
+  if (saved_of(signature) != nullptr) return {};
+  const std::string path = replay_path(env_.dir, info_.test, info_.strategy, info_.fidelity, ctx.seed, false);
   try {
     Trace t = load_trace(path);
-    original_path_ = path;
-    failing_ = std::move(t);
-    failing_kind_ = sim::FailureKind::Crash;
+    saved_.push_back(SavedRun{std::move(signature), std::move(t), sim::FailureKind::Crash, path});
   } catch (const std::exception& e) {
     return fmt::format("  replay file: the crashed child left none readable: {}\n", e.what());
   }
   return fmt::format("  replay file: {} ({} choices made before the crash, written by the child)\n  replay it: {}\n",
-                     path, failing_->choices.size(),
+                     path, saved_.back().trace.choices.size(),
                      replay_command(path, ctx.options->program, ctx.options->program_args));
 }
 
@@ -400,7 +402,7 @@ std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::Ru
     if (env_.continue_after_divergence && !exact && outcome.failed() &&
         outcome.failure != sim::FailureKind::Divergence) {
       // The continued run failed on its own: a schedule worth keeping.
-      std::string path = replay_path(env_.dir, info_.test, info_.seed, false);
+      std::string path = replay_path(env_.dir, info_.test, info_.strategy, info_.fidelity, info_.seed, false);
       path.insert(path.size() - std::string_view(".simloop-replay").size(), ".continued");
       Trace t = recorder_.trace(info_, now);
       t.options = replay_->options;
@@ -411,19 +413,25 @@ std::string ReplayObserver::on_run_end(const sim::RunContext& ctx, const sim::Ru
     return v;
   }
   if (!outcome.failed()) return {};
+  std::string signature = sim::failure_signature(outcome);
+  if (saved_of(signature) != nullptr) return {};  // count-all mode: one file per signature
   Trace t = recorder_.trace(info_, failure_text(outcome));
   t.options = format_options(*ctx.options);
-  original_path_ = replay_path(env_.dir, t.test, t.seed, false);
-  const std::string problem = try_save(t, original_path_);
-  failing_ = std::move(t);
-  failing_kind_ = outcome.failure;
-  if (!problem.empty()) {
-    original_path_.clear();
-    return problem;
+  std::string path = replay_path(env_.dir, t.test, t.strategy, t.fidelity, t.seed, false);
+  const std::string problem = try_save(t, path);
+  if (!problem.empty()) path.clear();
+  saved_.push_back(SavedRun{std::move(signature), std::move(t), outcome.failure, path});
+  if (!problem.empty()) return problem;
+  const Trace& saved = saved_.back().trace;
+  return fmt::format("  replay file: {} ({} choices, {} non-zero)\n  replay it: {}\n", path, saved.choices.size(),
+                     saved.nonzero_choices(), replay_command(path, ctx.options->program, ctx.options->program_args));
+}
+
+const ReplayObserver::SavedRun* ReplayObserver::saved_of(const std::string& signature) const {
+  for (const SavedRun& r : saved_) {
+    if (r.signature == signature) return &r;
   }
-  return fmt::format("  replay file: {} ({} choices, {} non-zero)\n  replay it: {}\n", original_path_,
-                     failing_->choices.size(), failing_->nonzero_choices(),
-                     replay_command(original_path_, ctx.options->program, ctx.options->program_args));
+  return nullptr;
 }
 
 namespace {
@@ -461,14 +469,21 @@ class GuideObserver final : public sim::RunObserver {
 
 }  // namespace
 
-std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, const sim::RunnerOptions& options) {
-  if (!failing_ || env_.minimize_runs == 0) return {};
-  const Trace original = *failing_;
+std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, const sim::RunnerOptions& options,
+                                              const std::string& signature, sim::FailureFiles* files) {
+  const SavedRun* run = signature.empty() ? (saved_.empty() ? nullptr : &saved_.front()) : saved_of(signature);
+  if (run == nullptr) return {};
+  if (files != nullptr) {
+    files->replay_path = run->path;
+    files->nonzero_choices = run->trace.nonzero_choices();
+  }
+  if (env_.minimize_runs == 0) return {};
+  const Trace original = run->trace;
   sim::RunnerOptions guided = options;
   guided.log = nullptr;
   guided.check_determinism = false;
   guided.seed = original.seed;
-  const sim::FailureKind kind = failing_kind_;
+  const sim::FailureKind kind = run->kind;
   // A candidate run is kept when it fails like the original; it then
   // carries the original's identity (its choices are its own).
   auto keep_if_same = [&](sim::FailureKind got, Trace t) -> std::optional<Trace> {
@@ -524,10 +539,22 @@ std::string ReplayObserver::minimize_and_save(const sim::Scenario& scenario, con
   if (!crash_.ready) prepare_crash_file(options);
   const bool isolated = options.isolation == sim::Isolation::Fork || kind == sim::FailureKind::Crash;
   MinimizeResult m = minimize(original, isolated ? in_child : in_process, MinimizeOptions{env_.minimize_runs});
-  const std::string path = replay_path(env_.dir, original.test, original.seed, true);
+  const std::string path =
+      replay_path(env_.dir, original.test, original.strategy, original.fidelity, original.seed, true);
   if (std::string problem = try_save(m.best, path); !problem.empty()) {
     return fmt::format("  minimized: {} non-zero choices (from {}) in {} runs\n{}", m.minimized_size, m.original_size,
                        m.runs, problem);
+  }
+  if (files != nullptr) {
+    files->minimized_path = path;
+    files->minimized_nonzero = m.minimized_size;
+    std::uint64_t by_kind[kKindCount] = {};
+    for (const Choice& c : m.best.choices) {
+      if (c.value != 0 && c.kind < kKindCount) ++by_kind[c.kind];
+    }
+    for (std::uint8_t k = 0; k < kKindCount; ++k) {
+      if (by_kind[k] != 0) files->minimized_by_kind.emplace_back(kind_name(k), by_kind[k]);
+    }
   }
   return fmt::format(
       "  minimized: {} non-zero choices (from {}; {} of {} choices kept) in {} runs{}\n  minimized file: {}\n  replay "
@@ -544,22 +571,40 @@ sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions opt
 sim::ExploreResult explore(const sim::Scenario& scenario, sim::RunnerOptions options, ReplayEnv env) {
   ReplayObserver observer(options, std::move(env));
   options.observers.push_back(&observer);
-  sim::ExploreResult result = sim::explore(scenario, options);
+  sim::RunnerOptions run_options = options;
+  run_options.print_statistics = false;  // printed below, with the files
+  sim::ExploreResult result = sim::explore(scenario, run_options);
   if (result.failure && !observer.replaying()) {
-    // A minimizer run that crashes names the failure it was minimizing.
-    sim::crash::begin_exploration(options);
-    sim::crash::set_run(result.failure->seed, result.runs);
-    sim::crash::set_note(fmt::format("while minimizing the failure of this seed (saved in {}): a minimizer run crashed",
-                                     observer.original_path()));
-    std::string extra = observer.minimize_and_save(scenario, options);
-    sim::crash::end_exploration();
-    if (!extra.empty()) {
-      if (options.log != nullptr && options.log_failure) {
-        fmt::print(options.log, "{}", extra);
-        std::fflush(options.log);
+    for (sim::FailureClass& c : result.classes) {
+      const sim::Failure& f = c.first;
+      const ReplayObserver::SavedRun* saved = nullptr;
+      for (const ReplayObserver::SavedRun& r : observer.saved()) {
+        if (r.signature == f.signature) saved = &r;
       }
-      result.failure->report += extra;
+      // A minimizer run that crashes names the failure it was minimizing.
+      sim::crash::begin_exploration(options);
+      sim::crash::set_run(f.seed, result.runs);
+      sim::crash::set_note(
+          fmt::format("while minimizing the failure of this seed (saved in {}): a minimizer run crashed",
+                      saved != nullptr ? saved->path : std::string("no file")));
+      std::string extra = observer.minimize_and_save(scenario, options, f.signature, &c.first.files);
+      sim::crash::end_exploration();
+      if (options.keep_going && !extra.empty()) extra = fmt::format("  for seed {}: {}\n", f.seed, f.signature) + extra;
+      if (!extra.empty()) {
+        if (options.log != nullptr && options.log_failure) {
+          fmt::print(options.log, "{}", extra);
+          std::fflush(options.log);
+        }
+        c.first.report += extra;
+      }
     }
+    const sim::Failure& first = result.classes.front().first;
+    result.failure->files = first.files;
+    result.failure->report = first.report;
+  }
+  if (options.keep_going && options.print_statistics && options.log != nullptr) {
+    fmt::print(options.log, "{}", sim::describe_statistics(result, options));
+    std::fflush(options.log);
   }
   if (observer.replaying() && result.ok() && observer.replay_verdict() && options.log != nullptr) {
     fmt::print(options.log, "{}", *observer.replay_verdict());

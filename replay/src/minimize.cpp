@@ -2,8 +2,9 @@
 #include <simloop/replay/minimize.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <utility>
+
+#include <simloop/sim/runner.hpp>
 
 namespace simloop::replay {
 
@@ -115,22 +116,6 @@ class Shrinker {
   std::size_t runs_ = 0;
 };
 
-std::string normalized_first_line(const std::string& s) {
-  std::string out;
-  bool in_digits = false;
-  for (char ch : s) {
-    if (ch == '\n') break;
-    if (std::isdigit(static_cast<unsigned char>(ch)) != 0) {
-      if (!in_digits) out.push_back('#');
-      in_digits = true;
-    } else {
-      out.push_back(ch);
-      in_digits = false;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 MinimizeResult minimize(const Trace& failing, const Oracle& oracle, MinimizeOptions options) {
@@ -138,7 +123,7 @@ MinimizeResult minimize(const Trace& failing, const Oracle& oracle, MinimizeOpti
 }
 
 bool same_failure(const std::string& a, const std::string& b) {
-  return normalized_first_line(a) == normalized_first_line(b);
+  return sim::failure_signature(a) == sim::failure_signature(b);
 }
 
 }  // namespace simloop::replay

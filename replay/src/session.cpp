@@ -90,15 +90,23 @@ ReplayEnv ReplayEnv::from_environment() {
   return e;
 }
 
-std::string replay_path(const std::string& dir, const std::string& test, std::uint64_t seed, bool minimized) {
+namespace {
+std::string file_name_part(const std::string& text, const char* if_empty) {
   std::string name;
-  for (char ch : test) {
+  for (char ch : text) {
     const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
                     ch == '_' || ch == '-';
     name.push_back(ok ? ch : '_');
   }
-  if (name.empty()) name = "test";
-  return (std::filesystem::path(dir) / fmt::format("{}-seed{}{}.simloop-replay", name, seed, minimized ? ".min" : ""))
+  return name.empty() ? std::string(if_empty) : name;
+}
+}  // namespace
+
+std::string replay_path(const std::string& dir, const std::string& test, const std::string& strategy,
+                        const std::string& fidelity, std::uint64_t seed, bool minimized) {
+  return (std::filesystem::path(dir) / fmt::format("{}-{}-{}-seed{}{}.simloop-replay", file_name_part(test, "test"),
+                                                   file_name_part(strategy, "strategy"),
+                                                   file_name_part(fidelity, "fidelity"), seed, minimized ? ".min" : ""))
       .string();
 }
 
@@ -140,14 +148,14 @@ std::string SavedFailure::report() const {
 SavedFailure save_failure(const ReplayEnv& env, const Trace& failing, RunOnce run_once, MakeStrategy seeded) {
   SavedFailure s;
   s.test = failing.test;
-  s.original_path = replay_path(env.dir, failing.test, failing.seed, false);
+  s.original_path = replay_path(env.dir, failing.test, failing.strategy, failing.fidelity, failing.seed, false);
   s.original_size = failing.nonzero_choices();
   s.minimized_size = s.original_size;
   save_trace(failing, s.original_path);
   if (env.minimize_runs == 0) return s;
   MinimizeResult m = minimize(failing, make_oracle(failing, std::move(run_once), std::move(seeded)),
                               MinimizeOptions{env.minimize_runs});
-  s.minimized_path = replay_path(env.dir, failing.test, failing.seed, true);
+  s.minimized_path = replay_path(env.dir, failing.test, failing.strategy, failing.fidelity, failing.seed, true);
   s.minimized_size = m.minimized_size;
   s.minimize_runs = m.runs;
   s.budget_exhausted = m.budget_exhausted;

@@ -278,6 +278,13 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     }
     o.time_budget = std::chrono::duration_cast<std::chrono::nanoseconds>(*d);
   }
+  if (const char* v = get("SIMLOOP_KEEP_GOING")) {
+    const std::string_view t(v);
+    if (t != "0" && t != "1") {
+      throw ConfigError(fmt::format("SIMLOOP_KEEP_GOING='{}': use 1 (run every seed, counting failures) or 0", v));
+    }
+    o.keep_going = t == "1";
+  }
   // Sharding: SIMLOOP_* win over GTEST_* (gtest shards whole tests by the
   // latter; the former split one test's seeds without gtest noticing).
   const char* total_name = "SIMLOOP_TOTAL_SHARDS";
@@ -320,6 +327,7 @@ std::string describe_config(const RunnerOptions& o) {
   if (o.check_determinism) line += " check_determinism=1";
   if (o.isolation == Isolation::Fork) line += " isolate=fork";
   if (o.time_budget) line += fmt::format(" time_budget={}", format_duration(*o.time_budget));
+  if (o.keep_going) line += " keep_going=1";
   line += " (simloop " SIMLOOP_VERSION ")";
   return line;
 }
@@ -331,8 +339,8 @@ std::string reproduce_command(const RunnerOptions& o, std::uint64_t seed) {
   // Other settings taken from the environment come along; the seed range and
   // the shards do not (one seed, one process).
   for (const std::string& kv : o.from_env) {
-    static constexpr std::string_view skip[] = {
-        "SIMLOOP_SEED=", "SIMLOOP_RUNS=", "SIMLOOP_STRATEGY=", "SIMLOOP_FIDELITY=", "SIMLOOP_PCT_DEPTH="};
+    static constexpr std::string_view skip[] = {"SIMLOOP_SEED=",     "SIMLOOP_RUNS=",      "SIMLOOP_STRATEGY=",
+                                                "SIMLOOP_FIDELITY=", "SIMLOOP_PCT_DEPTH=", "SIMLOOP_KEEP_GOING="};
     if (std::none_of(std::begin(skip), std::end(skip), [&](std::string_view p) { return kv.starts_with(p); })) {
       cmd += ' ';
       cmd += kv;
@@ -690,6 +698,56 @@ std::string covered_seeds(const RunnerOptions& o, std::uint64_t runs) {
 }
 }  // namespace
 
+std::string failure_signature(std::string_view failure_text) {
+  std::string out;
+  bool in_digits = false;
+  for (char ch : failure_text) {
+    if (ch == '\n') break;
+    if (ch >= '0' && ch <= '9') {
+      if (!in_digits) out.push_back('#');
+      in_digits = true;
+    } else {
+      out.push_back(ch);
+      in_digits = false;
+    }
+  }
+  return out;
+}
+
+std::string failure_signature(const RunOutcome& outcome) {
+  return failure_signature(fmt::format("{}: {}", to_string(outcome.failure), outcome.message));
+}
+
+std::string describe_statistics(const ExploreResult& r, const RunnerOptions& o) {
+  const std::string test = o.test_name.empty() ? "exploration" : o.test_name;
+  if (r.runs == 0) return fmt::format("simloop: {}: no run started\n", test);
+  std::string out = fmt::format("simloop: {}: {} runs ({}), {} failed ({:.2f}%)", test, r.runs,
+                                covered_seeds(o, r.runs), r.failures, 100.0 * r.hit_rate());
+  if (!r.failure) return out + "\n";
+  out += fmt::format(", first failing seed {}; {} distinct failure(s):\n", r.failure->seed, r.classes.size());
+  for (const FailureClass& c : r.classes) {
+    out += fmt::format("  {:>6} x  {}\n          first seed {}; reproduce: {}\n", c.count, c.first.signature,
+                       c.first.seed, c.first.reproduce);
+    const FailureFiles& files = c.first.files;
+    if (!files.replay_path.empty()) {
+      out += fmt::format("          replay file: {} ({} non-zero choices)\n", files.replay_path, files.nonzero_choices);
+    }
+    if (!files.minimized_path.empty()) {
+      out += fmt::format("          minimized file: {} ({} non-zero choices)\n", files.minimized_path,
+                         files.minimized_nonzero);
+    }
+  }
+  return out;
+}
+
+std::string failure_report(const ExploreResult& r, const RunnerOptions& o) {
+  if (!r.failure) return {};
+  if (!o.keep_going) return r.failure->report;
+  std::string out;
+  for (const FailureClass& c : r.classes) out += c.first.report;
+  return out + describe_statistics(r, o);
+}
+
 ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
   if (options.runs == 0) throw ConfigError("explore: runs must be at least 1");
   if (options.runs - 1 > UINT64_MAX - options.seed) {
@@ -727,6 +785,9 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
                    "SIMLOOP_SEED={}{}\n",
                    format_duration(*options.time_budget), result.runs, covered_seeds(options, result.runs),
                    result.next_seed, options.total_shards > 1 ? " and the same shards" : "");
+        if (options.keep_going && options.print_statistics) {
+          fmt::print(options.log, "{}", describe_statistics(result, options));
+        }
         std::fflush(options.log);
       }
       return result;
@@ -748,18 +809,35 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
     }
     ++result.runs;
     if (outcome.failed()) {
+      ++result.failures;
+      std::string signature = failure_signature(outcome);
+      auto known = std::find_if(result.classes.begin(), result.classes.end(),
+                                [&](const FailureClass& c) { return c.first.signature == signature; });
+      if (known != result.classes.end()) {
+        ++known->count;
+        continue;
+      }
       Failure f;
       f.seed = seed;
       f.reproduce = reproduce_command(options, seed);
       f.report = build_report(options, seed, result.runs, outcome, f.reproduce);
       f.outcome = std::move(outcome);
+      f.signature = std::move(signature);
       if (options.log != nullptr && options.log_failure) {
         fmt::print(options.log, "{}", f.report);
         std::fflush(options.log);
       }
-      result.failure = std::move(f);
-      return result;
+      if (!result.failure) result.failure = f;
+      result.classes.push_back(FailureClass{std::move(f), 1});
+      if (!options.keep_going) return result;
     }
+  }
+  if (options.keep_going) {
+    if (options.log != nullptr && options.print_statistics) {
+      fmt::print(options.log, "{}", describe_statistics(result, options));
+      std::fflush(options.log);
+    }
+    return result;
   }
   if (options.log != nullptr && result.runs > 0) {
     // What this process covered, for merging shards' logs (tests/ci/run_shards.sh).

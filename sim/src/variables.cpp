@@ -71,6 +71,11 @@ constexpr std::array kVariables = {
                 "progress is never cut short; the seed range covered is printed so that the next job can continue "
                 "from it",
                 "none (no bound)", "a positive duration, written as for SIMLOOP_MAX_VTIME, e.g. 90s, 10m, 1h", kRunner},
+    VariableDoc{"SIMLOOP_KEEP_GOING",
+                "1 runs every seed instead of stopping at the first failure, and prints the statistics: runs, "
+                "failures, hit rate, first failing seed, each distinct failure with its count (one replay file and "
+                "one minimized file per distinct failure)",
+                "0", "0 or 1", kRunner},
     VariableDoc{"SIMLOOP_HELP", "1 prints this table and ends the program with status 0, before any run", "0", "0 or 1",
                 kRunner},
     // Replay: replay::ReplayEnv::from_environment, so SIMLOOP_TEST with the

@@ -325,7 +325,9 @@ SIMLOOP_PROPERTY(LoopProperty, ReplayedFileReproducesTheRunsDigests, 40, ()) {
   env.minimize_runs = 0;
   const auto result = simloop::replay::explore(scenario, o, env);
   RC_ASSERT(!result.ok());
-  const std::string file = simloop::replay::replay_path(env.dir, o.test_name, seed, false);
+  const std::string file = result.failure->files.replay_path;
+  RC_ASSERT(file == simloop::replay::replay_path(env.dir, o.test_name, "random", simloop::sim::to_string(fidelity),
+                                                 seed, false));
   RC_ASSERT(std::filesystem::exists(file));
 
   simloop::replay::ReplayEnv again = env;

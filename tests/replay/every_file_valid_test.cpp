@@ -65,7 +65,7 @@ TEST(EveryReplayFile, IsValidAndReplaysUnderEveryStrategyFidelityAndInjection) {
           const sim::ExploreResult r = replay::explore(&echo_then_maybe_fail, o, env);
           ASSERT_FALSE(r.ok()) << name_of(c) << ": no failure from seed " << first_seed;
           for (bool minimized : {false, true}) {
-            const std::string file = replay::replay_path(env.dir, o.test_name, r.failure->seed, minimized);
+            const std::string file = minimized ? r.failure->files.minimized_path : r.failure->files.replay_path;
             SCOPED_TRACE(file);
             ASSERT_NO_THROW((void)replay::load_trace(file)) << r.failure->report;
             replay::ReplayEnv again = env;
@@ -105,7 +105,7 @@ TEST(EveryReplayFile, ALongRunKeepsTheLastEventsAndStillReplays) {
   env.minimize_runs = 0;
   const sim::ExploreResult r = replay::explore(&spins_then_fails, o, env);
   ASSERT_FALSE(r.ok());
-  const std::string file = replay::replay_path(env.dir, o.test_name, r.failure->seed, false);
+  const std::string file = r.failure->files.replay_path;
   const replay::Trace t = replay::load_trace(file);
   ASSERT_EQ(t.events.size(), replay::kTimelineEvents);
   EXPECT_EQ(t.events.back().step, r.failure->outcome.steps);

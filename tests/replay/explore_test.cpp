@@ -98,9 +98,19 @@ TEST_F(ReplayExplore, FailureWritesOriginalAndMinimizedFilesThatReplayExactly) {
   const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
   ASSERT_FALSE(r.ok()) << "random chaos exploration missed the double withdrawal";
   const std::uint64_t seed = r.failure->seed;
-  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", seed, false);
-  const std::string minimized = replay_path(dir_.string(), "ReplayExplore.Overdraft", seed, true);
+  const std::string original =
+      (dir_ / ("ReplayExplore.Overdraft-random-chaos-seed" + std::to_string(seed) + ".simloop-replay")).string();
+  const std::string minimized =
+      (dir_ / ("ReplayExplore.Overdraft-random-chaos-seed" + std::to_string(seed) + ".min.simloop-replay")).string();
+  EXPECT_EQ(replay_path(dir_.string(), "ReplayExplore.Overdraft", "random", "chaos", seed, false), original);
   const std::string& report = r.failure->report;
+  // The result says what the report says.
+  EXPECT_EQ(r.failures, 1u);
+  ASSERT_EQ(r.classes.size(), 1u);
+  EXPECT_EQ(r.classes[0].first.seed, seed);
+  EXPECT_EQ(r.failure->files.replay_path, original);
+  EXPECT_EQ(r.failure->files.minimized_path, minimized);
+  EXPECT_EQ(r.classes[0].first.files.minimized_path, minimized);
   EXPECT_NE(report.find("replay file: " + original), std::string::npos) << report;
   EXPECT_NE(report.find("SIMLOOP_REPLAY=" + original), std::string::npos) << report;
   EXPECT_NE(report.find("minimized file: " + minimized), std::string::npos) << report;
@@ -117,6 +127,15 @@ TEST_F(ReplayExplore, FailureWritesOriginalAndMinimizedFilesThatReplayExactly) {
   EXPECT_LE(m.nonzero_choices(), o.nonzero_choices());
   EXPECT_EQ(m.nonzero_choices(), 1u) << report;
   EXPECT_NE(report.find("minimized: 1 non-zero choices"), std::string::npos) << report;
+  EXPECT_EQ(r.failure->files.nonzero_choices, o.nonzero_choices());
+  EXPECT_EQ(r.failure->files.minimized_nonzero, 1u);
+  ASSERT_EQ(r.failure->files.minimized_by_kind.size(), 1u);
+  EXPECT_EQ(r.failure->files.minimized_by_kind[0].second, 1u);
+  for (const replay::Choice& c : m.choices) {
+    if (c.value != 0) {
+      EXPECT_EQ(r.failure->files.minimized_by_kind[0].first, std::string(replay::kind_name(c.kind)));
+    }
+  }
 
   for (const std::string& file : {original, minimized}) {
     const sim::ExploreResult again = replay::explore(&overdraft, options(), env(file));
@@ -131,7 +150,8 @@ TEST_F(ReplayExplore, PctFailuresReplayToo) {
   const sim::ExploreResult r = replay::explore(&overdraft, options(sim::Strategy::Pct), env());
   ASSERT_FALSE(r.ok()) << "pct missed the double withdrawal";
   for (bool minimized : {false, true}) {
-    const std::string file = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, minimized);
+    const std::string file = minimized ? r.failure->files.minimized_path : r.failure->files.replay_path;
+    EXPECT_NE(file.find("-pct-chaos-seed"), std::string::npos) << file;
     EXPECT_EQ(load_trace(file).strategy, "pct");
     const sim::ExploreResult again = replay::explore(&overdraft, options(sim::Strategy::Random), env(file));
     ASSERT_FALSE(again.ok()) << file;
@@ -142,7 +162,7 @@ TEST_F(ReplayExplore, PctFailuresReplayToo) {
 TEST_F(ReplayExplore, ChangedProgramReportsTheFirstDivergentChoice) {
   const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
   ASSERT_FALSE(r.ok());
-  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, false);
+  const std::string original = r.failure->files.replay_path;
   const sim::ExploreResult changed = replay::explore(&overdraft_changed, options(), env(original));
   ASSERT_FALSE(changed.ok()) << "a divergent replay passed silently";
   const std::string& report = changed.failure->report;
@@ -162,7 +182,7 @@ TEST_F(ReplayExplore, ReplayVerdictsAreDistinctInTextAndExitStatus) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.replay_verdict, sim::ReplayVerdict::None);
   EXPECT_EQ(sim::exit_status(r), 1);
-  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, false);
+  const std::string original = r.failure->files.replay_path;
 
   const sim::ExploreResult same = replay::explore(&overdraft, options(), env(original));
   EXPECT_EQ(same.replay_verdict, sim::ReplayVerdict::Reproduced);
@@ -184,7 +204,7 @@ TEST_F(ReplayExplore, ReplayVerdictsAreDistinctInTextAndExitStatus) {
 TEST_F(ReplayExplore, ContinueCarriesOnAfterTheDivergence) {
   const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
   ASSERT_FALSE(r.ok());
-  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, false);
+  const std::string original = r.failure->files.replay_path;
   ReplayEnv e = env(original);
   e.continue_after_divergence = true;
   const sim::ExploreResult changed = replay::explore(&overdraft_changed, options(), e);
@@ -197,7 +217,7 @@ TEST_F(ReplayExplore, ContinueCarriesOnAfterTheDivergence) {
 TEST_F(ReplayExplore, ReplayOfAnotherTestOrABadFileIsRefusedBeforeRunning) {
   const sim::ExploreResult r = replay::explore(&overdraft, options(), env());
   ASSERT_FALSE(r.ok());
-  const std::string original = replay_path(dir_.string(), "ReplayExplore.Overdraft", r.failure->seed, false);
+  const std::string original = r.failure->files.replay_path;
   sim::RunnerOptions other = options();
   other.test_name = "Other.Test";
   EXPECT_THROW(replay::explore(&overdraft, other, env(original)), std::invalid_argument);
@@ -247,7 +267,8 @@ TEST(ReplayEnvTest, RefusesBadValuesNamingTheVariable) {
   EXPECT_FALSE(e.replay_file.has_value());
   EXPECT_EQ(e.dir, std::filesystem::absolute(default_replay_dir()).string());
   EXPECT_EQ(default_replay_dir(), "simloop-replays");  // under the test's working directory, never the build tree
-  EXPECT_EQ(replay_path("d", "Suite.Name/1 x", 7, true), "d/Suite.Name_1_x-seed7.min.simloop-replay");
+  EXPECT_EQ(replay_path("d", "Suite.Name/1 x", "pct(3)", "asyncio", 7, true),
+            "d/Suite.Name_1_x-pct_3_-asyncio-seed7.min.simloop-replay");
 }
 
 }  // namespace

@@ -55,8 +55,8 @@ TEST_F(ReplaySession, SaveFailureMinimizesAndBothFilesReplay) {
   env.minimize_runs = 100;
   const RunOnce once = [](RunRecording& rec) { return run_bank(rec, false); };
   const SavedFailure saved = save_failure(env, *failing, once, [found] { return chaos_random(found); });
-  EXPECT_EQ(saved.original_path, replay_path(env.dir, "Session.Bank", found, false));
-  EXPECT_EQ(saved.minimized_path, replay_path(env.dir, "Session.Bank", found, true));
+  EXPECT_EQ(saved.original_path, replay_path(env.dir, "Session.Bank", "random", "chaos", found, false));
+  EXPECT_EQ(saved.minimized_path, replay_path(env.dir, "Session.Bank", "random", "chaos", found, true));
   EXPECT_EQ(saved.original_size, failing->nonzero_choices());
   EXPECT_EQ(saved.minimized_size, 1u);
   EXPECT_LE(saved.minimize_runs, 100u);

@@ -23,7 +23,7 @@ for mode in abort null terminate; do
   seed=$(sed -n 's/^  seed: *\([0-9][0-9]*\) .*/\1/p' "$out" | head -n 1)
   [ -n "$seed" ] || fail "$mode: the report names no seed: $(cat "$out")"
   grep -q "  reproduce: SIMLOOP_SEED=$seed SIMLOOP_RUNS=1 " "$out" || fail "$mode: no reproduce line for seed $seed"
-  file="$SIMLOOP_REPLAY_DIR/crash_sample-seed$seed.simloop-replay"
+  file="$SIMLOOP_REPLAY_DIR/crash_sample-random-asyncio-seed$seed.simloop-replay"
   grep -q "  replay file: $file " "$out" || fail "$mode: the report names no replay file: $(cat "$out")"
   "$trace" validate "$file" >/dev/null 2>&1 || fail "$mode: the replay file is not valid: $("$trace" validate "$file" 2>&1)"
   # The seed alone crashes again, at the same seed.
@@ -52,8 +52,8 @@ for mode in abort null; do
   seed=$(sed -n 's/^  seed: *\([0-9][0-9]*\) .*/\1/p' "$out" | head -n 1)
   [ -n "$seed" ] || fail "$mode under fork: no seed in the report"
   grep -q "simloop: CRASHED crash_sample in run .*" "$work/$mode.fork.err" || fail "$mode under fork: the child printed no crash report"
-  file="$SIMLOOP_REPLAY_DIR/crash_sample-seed$seed.simloop-replay"
-  min="$SIMLOOP_REPLAY_DIR/crash_sample-seed$seed.min.simloop-replay"
+  file="$SIMLOOP_REPLAY_DIR/crash_sample-random-asyncio-seed$seed.simloop-replay"
+  min="$SIMLOOP_REPLAY_DIR/crash_sample-random-asyncio-seed$seed.min.simloop-replay"
   "$trace" validate "$file" "$min" >/dev/null 2>&1 || fail "$mode under fork: invalid files: $("$trace" validate "$file" "$min" 2>&1)"
   grep -q "minimized file: $min" "$out" || fail "$mode under fork: no minimized file in the report"
   SIMLOOP_REPLAY="$min" "$sample" "$mode" >/dev/null 2>"$work/$mode.min.err"

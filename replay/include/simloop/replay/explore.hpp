@@ -6,12 +6,17 @@
 //        ChoiceObserver, the timeline and digests through the runner's
 //        RunObserver callbacks); nothing is written for a passing run;
 //      * the first failing run is written to SIMLOOP_REPLAY_DIR as
-//        "<test>-seed<seed>.simloop-replay", and the failure report gains the
-//        file's path and the one-line command that replays it;
-//      * then the failure is minimized (SIMLOOP_MINIMIZE_RUNS runs at most)
-//        and the smallest failing run is written beside it as
-//        "<test>-seed<seed>.min.simloop-replay"; the report gains its path,
-//        its size (non-zero choices, before and after) and its command;
+//        "<test>-<strategy>-<fidelity>-seed<seed>.simloop-replay" (see
+//        replay_path), and the failure report gains the file's path and the
+//        one-line command that replays it; in count-all mode (keep_going)
+//        the first run of each failure signature is written, and no other;
+//      * then the failure is minimized (SIMLOOP_MINIMIZE_RUNS runs at most;
+//        under keep_going, each signature's) and the smallest failing run is
+//        written beside it with ".min" before ".simloop-replay"; the report
+//        gains its path, its size (non-zero choices, before and after) and
+//        its command;
+//      * the result's Failure (and each FailureClass) carries the files:
+//        paths, sizes, the minimized run's non-zero choices by kind;
 //      * under SIMLOOP_REPLAY=<file>, the file's run alone is replayed: its
 //        seed, strategy, fidelity and options replace the configured ones,
 //        and its choices are served by a ListStrategy, checked kind by kind
@@ -28,6 +33,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <simloop/replay/session.hpp>
 #include <simloop/sim/runner.hpp>
@@ -47,17 +53,29 @@ class ReplayObserver final : public sim::RunObserver {
   ReplayObserver(sim::RunnerOptions& options, ReplayEnv env);
 
   bool replaying() const noexcept { return replay_.has_value(); }
-  // The failing run (after a failure), as written to original_path().
-  const std::optional<Trace>& failing() const noexcept { return failing_; }
-  const std::string& original_path() const noexcept { return original_path_; }
+  // A failing run written to a replay file: the first of its signature.
+  struct SavedRun {
+    std::string signature;  // sim::failure_signature of the run
+    Trace trace;
+    sim::FailureKind kind = sim::FailureKind::None;
+    std::string path;  // empty if it could not be written
+  };
+  // In order of first appearance.
+  const std::vector<SavedRun>& saved() const noexcept { return saved_; }
+  // The first failing run, as written to original_path() (after a failure).
+  const Trace* failing() const noexcept { return saved_.empty() ? nullptr : &saved_.front().trace; }
+  std::string original_path() const { return saved_.empty() ? std::string() : saved_.front().path; }
   // Replay mode: the verdict on the replayed run (after it ran).
   const std::optional<std::string>& replay_verdict() const noexcept { return verdict_; }
   sim::ReplayVerdict verdict() const noexcept { return verdict_kind_; }
   bool reproduced() const noexcept { return reproduced_; }
 
-  // Minimizes the failing run with `scenario` and writes the minimized file;
-  // returns the lines to add to the report (empty if there was no failure).
-  std::string minimize_and_save(const sim::Scenario& scenario, const sim::RunnerOptions& options);
+  // Minimizes the saved run of `signature` (the first failure's when
+  // empty) with `scenario` and writes the minimized file; returns the lines
+  // to add to the report (empty if there is no such run) and fills `files`
+  // (if given) with both files.
+  std::string minimize_and_save(const sim::Scenario& scenario, const sim::RunnerOptions& options,
+                                const std::string& signature = {}, sim::FailureFiles* files = nullptr);
 
   std::unique_ptr<sim::SimScheduler> make_scheduler(const sim::RunContext& ctx) override;
   void on_run_start(const sim::RunContext& ctx, sim::SimLoop& loop, sim::SimScheduler& scheduler) override;
@@ -78,9 +96,8 @@ class ReplayObserver final : public sim::RunObserver {
   sim::ListStrategy* list_ = nullptr;  // replay mode, during a run
   std::string divergence_context_;
   std::uint64_t divergence_step_ = 0;
-  std::optional<Trace> failing_;
-  sim::FailureKind failing_kind_ = sim::FailureKind::None;
-  std::string original_path_;
+  std::vector<SavedRun> saved_;
+  const SavedRun* saved_of(const std::string& signature) const;
   std::optional<std::string> verdict_;
   sim::ReplayVerdict verdict_kind_ = sim::ReplayVerdict::None;
   bool reproduced_ = false;

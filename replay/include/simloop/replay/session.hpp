@@ -51,9 +51,12 @@ std::string default_replay_dir();
 // `replay_dir`/`file` when that exists (ctest runs each test in its own
 // directory), else `file` (whose load then names it as given).
 std::string locate_replay_file(const std::string& file, const std::string& replay_dir);
-// "<dir>/<test>-seed<seed>.simloop-replay" (".min.simloop-replay" when
-// minimized); characters outside [A-Za-z0-9._-] in the test name become '_'.
-std::string replay_path(const std::string& dir, const std::string& test, std::uint64_t seed, bool minimized);
+// "<dir>/<test>-<strategy>-<fidelity>-seed<seed>.simloop-replay"
+// (".min.simloop-replay" when minimized), so runs of one test in several
+// modes keep their own files; characters outside [A-Za-z0-9._-] become '_'
+// ("pct(3)" is written "pct_3_").
+std::string replay_path(const std::string& dir, const std::string& test, const std::string& strategy,
+                        const std::string& fidelity, std::uint64_t seed, bool minimized);
 // A one-line shell command that replays `file` on this test binary.
 std::string reproduce_command(const std::string& file, const std::string& test);
 // The same for any program: `program` (empty: this binary) run with

@@ -112,7 +112,7 @@ inline void gtest_explore(const char* suite, const char* name, Coro<void> (*body
   const Scenario scenario = [body](SimLoop& loop) { return gtest_checked(body, &loop); };
   const Explorer& custom = gtest_explorer_slot();
   ExploreResult result = custom ? custom(scenario, options) : explore(scenario, options);
-  if (!result.ok()) report_test_failure(file, line, result.failure->report);
+  if (!result.ok()) report_test_failure(file, line, failure_report(result, options));
 }
 
 // How many copies of each SIMLOOP_TEST to register: GTEST_TOTAL_SHARDS when

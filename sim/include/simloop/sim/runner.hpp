@@ -25,6 +25,12 @@
 //    the report names the failure, the seed, strategy, fidelity, the task
 //    dump and a one-line command that reproduces it (environment variables
 //    on the same program).
+//  - Count-all mode (keep_going, SIMLOOP_KEEP_GOING=1) runs every seed
+//    instead: failures are grouped by failure_signature(), the first run of
+//    each signature is reported in full, and the result (and a printed
+//    summary) gives runs, failures, the hit rate, the first failing seed and
+//    each signature with its count. ExploreResult::failure is still the
+//    first failure, so exit_status() and the gtest glue judge the same way.
 //  - Detectors: an exception escaping the scenario; deadlock (the loop's
 //    DeadlockError: nothing ready, no timer, no external event can come, the
 //    main task not done); step and virtual-time budgets (livelock); end-of-run
@@ -41,7 +47,7 @@
 //  - options_from_env reads SIMLOOP_SEED, SIMLOOP_RUNS, SIMLOOP_STRATEGY,
 //    SIMLOOP_FIDELITY, SIMLOOP_PCT_DEPTH, SIMLOOP_MAX_STEPS, SIMLOOP_MAX_VTIME,
 //    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL, SIMLOOP_ALLOW_BACKGROUND_TASKS,
-//    SIMLOOP_TIME_BUDGET and the shard variables; a bad
+//    SIMLOOP_TIME_BUDGET, SIMLOOP_KEEP_GOING and the shard variables; a bad
 //    value raises ConfigError naming the variable, before any run.
 #pragma once
 
@@ -115,6 +121,12 @@ struct RunnerOptions {
   // each run stays a function of its seed alone. The seeds covered are
   // printed, and ExploreResult::next_seed says where the next job goes on.
   std::optional<std::chrono::nanoseconds> time_budget;
+  // Run every seed, counting failures by signature, instead of stopping at
+  // the first (SIMLOOP_KEEP_GOING).
+  bool keep_going = false;
+  // keep_going: print describe_statistics() at the end (replay::explore
+  // turns it off and prints it itself once the replay files are written).
+  bool print_statistics = true;
   // For reports and the reproduce command.
   std::string test_name;
   std::string program;       // the test binary; empty: "<test binary>"
@@ -220,11 +232,40 @@ class RunObserver {
   }
 };
 
+// "<kind>: <the message's first line>" with every run of digits written as
+// '#': runs failing with one signature are taken for one bug (a step number,
+// a virtual time or a task's number in the message do not make another).
+// replay::same_failure compares the same way.
+std::string failure_signature(const RunOutcome& outcome);
+// The same for a failure's text ("<kind>: <message>", as replay files hold it).
+std::string failure_signature(std::string_view failure_text);
+
+// The replay files of a failing run, filled in by the replay layer
+// (replay::explore); empty without it, or when a file could not be written
+// (the report then says why).
+struct FailureFiles {
+  std::string replay_path;
+  std::uint64_t nonzero_choices = 0;  // in replay_path
+  std::string minimized_path;         // empty when not minimized
+  std::uint64_t minimized_nonzero = 0;
+  // The minimized run's non-zero choices per kind ("Ready", "Timer", ...),
+  // kinds in ChoiceKind order, only those present.
+  std::vector<std::pair<std::string, std::uint64_t>> minimized_by_kind;
+};
+
 struct Failure {
   std::uint64_t seed = 0;
   RunOutcome outcome;
   std::string reproduce;  // the one-line command
   std::string report;     // the full, printed report
+  std::string signature;  // failure_signature(outcome)
+  FailureFiles files;
+};
+
+// Failures sharing one signature (count-all mode): the first of them in full.
+struct FailureClass {
+  Failure first;
+  std::uint64_t count = 0;
 };
 
 // What a replay (SIMLOOP_REPLAY=<file>) concluded; set by replay::explore.
@@ -245,10 +286,26 @@ struct ExploreResult {
   // with SIMLOOP_SEED=next_seed (with the same shards).
   bool budget_spent = false;
   std::uint64_t next_seed = 0;
+  // The first failing run (the lowest failing seed of this shard).
   std::optional<Failure> failure;
+  // Failing runs: 0 or 1, or under keep_going all of them.
+  std::uint64_t failures = 0;
+  // One per failure signature, in order of first appearance (classes[0]
+  // is `failure`'s).
+  std::vector<FailureClass> classes;
   ReplayVerdict replay_verdict = ReplayVerdict::None;
   bool ok() const noexcept { return !failure; }
+  double hit_rate() const noexcept {
+    return runs == 0 ? 0.0 : static_cast<double>(failures) / static_cast<double>(runs);
+  }
 };
+
+// What a test reports: the failure's report, or under keep_going every
+// class's report followed by the summary; empty when no run failed.
+std::string failure_report(const ExploreResult& result, const RunnerOptions& options);
+// The count-all summary: runs, failures, hit rate, first failing seed and
+// each signature with its count, first seed and replay files.
+std::string describe_statistics(const ExploreResult& result, const RunnerOptions& options);
 
 // The exit status a program should end with (docs/exploration.md, "Exit
 // status"): 0 no failure (a replay: the recorded schedule passed), 1 a
