@@ -56,6 +56,20 @@ std::exception_ptr os_error_of(int code, const std::string& what) { return make_
 
 // ---- SocketTransport ----------------------------------------------------------
 
+// Kept by the loop; it and its transport point at each other until either
+// goes (the slot first when close() frees it while it holds the transport).
+struct SocketTransport::PinSlot {
+  SocketTransport* owner = nullptr;
+  std::shared_ptr<SocketTransport> held;
+  PinSlot() = default;
+  PinSlot(const PinSlot&) = delete;
+  PinSlot& operator=(const PinSlot&) = delete;
+  ~PinSlot() {
+    if (owner != nullptr) owner->pin_slot_ = nullptr;
+    held.reset();  // may destroy the transport, which no longer sees this slot
+  }
+};
+
 SocketTransport::SocketTransport(EventLoop& loop, SocketLayer& sock, int fd, std::shared_ptr<BaseProtocol> protocol,
                                  bool readable, bool writable)
     : loop_(&loop),
@@ -75,6 +89,7 @@ SocketTransport::SocketTransport(EventLoop& loop, SocketLayer& sock, int fd, std
 }
 
 SocketTransport::~SocketTransport() {
+  if (pin_slot_ != nullptr) pin_slot_->owner = nullptr;
   // Normally the fd is closed by connection_lost; a transport dropped with
   // the loop (never closed) still releases its descriptor.
   if (!fd_closed_) sock_->close(fd_);
@@ -115,7 +130,7 @@ void SocketTransport::add_reader() {
 void SocketTransport::pause_reading() {
   if (!is_reading()) return;
   paused_ = true;
-  pinned_ = shared_from_this();  // first: the reader callback may hold the last other reference
+  pin();  // first: the reader callback may hold the last other reference
   if (readable_) loop_->remove_reader(fd_);
 }
 
@@ -124,9 +139,23 @@ void SocketTransport::resume_reading() {
   paused_ = false;
   add_reader();
   if (reading_stopped_) return;
-  // The reader callback holds it again; released on return, not while
-  // pinned_ is being reset.
-  const std::shared_ptr<SocketTransport> unpinned = std::move(pinned_);
+  // The reader callback holds it again; released on return, not while the
+  // slot is being emptied.
+  const std::shared_ptr<SocketTransport> unpinned = unpin();
+}
+
+void SocketTransport::pin() {
+  if (loop_->is_closed()) return;
+  if (pin_slot_ == nullptr) {
+    pin_slot_ = &loop_->keep<PinSlot>();
+    pin_slot_->owner = this;
+  }
+  pin_slot_->held = shared_from_this();
+}
+
+std::shared_ptr<SocketTransport> SocketTransport::unpin() {
+  if (pin_slot_ == nullptr) return nullptr;
+  return std::move(pin_slot_->held);
 }
 
 void SocketTransport::protocol_raised(const char* what, std::exception_ptr e) {
@@ -184,7 +213,7 @@ void SocketTransport::on_eof() {
   if (keep_open) {
     // A half-close: only reading stops.
     reading_stopped_ = true;
-    pinned_ = shared_from_this();  // open for writing, watched for nothing
+    pin();  // open for writing, watched for nothing
     loop_->remove_reader(fd_);
   } else {
     close();
@@ -302,7 +331,7 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc) {
   fd_closed_ = true;
   if (server_) std::exchange(server_, nullptr)->detach();
   // Last: may drop the last reference (the caller's callback holds another).
-  std::shared_ptr<SocketTransport> pinned = std::move(pinned_);
+  std::shared_ptr<SocketTransport> pinned = unpin();
   if (raised) std::rethrow_exception(raised);
 }
 

@@ -173,8 +173,10 @@ Coro<std::pair<std::shared_ptr<Transport>, std::shared_ptr<BaseProtocol>>> creat
 template <class P>
 Coro<Connection<P>> create_connection_typed(std::function<std::shared_ptr<P>()> factory, std::string host, int port,
                                             std::string local_host) {
-  // A named factory, not a temporary inside the co_await (GCC 12).
-  ProtocolFactory erased = [factory] { return std::shared_ptr<BaseProtocol>(factory()); };
+  // A named factory, not a temporary inside the co_await (GCC 12); an empty
+  // one stays empty, for create_connection_erased to name.
+  ProtocolFactory erased;
+  if (factory) erased = [factory] { return std::shared_ptr<BaseProtocol>(factory()); };
   auto [transport, protocol] =
       co_await create_connection_erased(std::move(erased), std::move(host), port, std::move(local_host));
   co_return Connection<P>{std::move(transport), std::static_pointer_cast<P>(protocol)};

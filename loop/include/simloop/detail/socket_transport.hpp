@@ -12,11 +12,13 @@
 //  - The fd is closed exactly once: by call_connection_lost, or by the
 //    destructor for a transport dropped with its loop.
 //  - An open transport the loop watches for nothing (reading paused, or
-//    stopped after a kept-open EOF) holds itself (pinned_) until it reads
-//    again or loses its connection: the loop's callbacks are what own an
-//    open transport (protocols.hpp), and a protocol holds it only by a
-//    plain pointer, as CPython's protocol holds its transport (which keeps
-//    it alive there).
+//    stopped after a kept-open EOF) is held by a slot the loop keeps
+//    (EventLoop::keep, made on first use) until it reads again or loses its
+//    connection: the loop's callbacks are what own an open transport
+//    (protocols.hpp), and a protocol holds it only by a plain pointer, as
+//    CPython's protocol holds its transport (which keeps it alive there).
+//    A transport still paused when its loop closes is freed by close(), its
+//    fd closed by the destructor, never leaked.
 #pragma once
 
 #include <cstddef>
@@ -94,10 +96,17 @@ class SocketTransport final : public Transport, public std::enable_shared_from_t
   std::size_t woff_ = 0;
   std::size_t high_water_;
   std::size_t low_water_;
-  bool protocol_paused_ = false;             // pause_writing() called, resume_writing() not yet
-  bool paused_ = false;                      // pause_reading()
-  bool reading_stopped_ = false;             // EOF seen and kept open: never read again
-  std::shared_ptr<SocketTransport> pinned_;  // this, while not reading and open (see above)
+  bool protocol_paused_ = false;  // pause_writing() called, resume_writing() not yet
+  bool paused_ = false;           // pause_reading()
+  bool reading_stopped_ = false;  // EOF seen and kept open: never read again
+  // The loop-kept slot holding this while open and watched for nothing
+  // (see above); null until first needed. pin() fills it, unpin() empties it
+  // (returning the reference, to be released by the caller last).
+  struct PinSlot;
+  friend struct PinSlot;
+  PinSlot* pin_slot_ = nullptr;
+  void pin();
+  std::shared_ptr<SocketTransport> unpin();
   bool closing_ = false;
   bool eof_requested_ = false;
   int conn_lost_ = 0;
