@@ -278,6 +278,14 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     }
     o.time_budget = std::chrono::duration_cast<std::chrono::nanoseconds>(*d);
   }
+  if (const char* v = get("SIMLOOP_REPORT_SWALLOWED_CANCEL")) {
+    const std::string_view t(v);
+    if (t != "0" && t != "1") {
+      throw ConfigError(fmt::format(
+          "SIMLOOP_REPORT_SWALLOWED_CANCEL='{}': use 1 (a task that swallows its cancellation fails the run) or 0", v));
+    }
+    o.report_swallowed_cancel = t == "1";
+  }
   if (const char* v = get("SIMLOOP_KEEP_GOING")) {
     const std::string_view t(v);
     if (t != "0" && t != "1") {
@@ -328,6 +336,7 @@ std::string describe_config(const RunnerOptions& o) {
   if (o.isolation == Isolation::Fork) line += " isolate=fork";
   if (o.time_budget) line += fmt::format(" time_budget={}", format_duration(*o.time_budget));
   if (o.keep_going) line += " keep_going=1";
+  if (o.report_swallowed_cancel) line += " report_swallowed_cancel=1";
   line += " (simloop " SIMLOOP_VERSION ")";
   return line;
 }
@@ -492,6 +501,7 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
   loop.set_exception_handler(
       [&reports](EventLoop&, const ExceptionContext& c) { reports.push_back(describe_context(c)); });
   loop.set_max_sync_resumes(options.max_sync_resumes);
+  loop.set_report_swallowed_cancel(options.report_swallowed_cancel);
   RunGuard guard(loop, options, digests, step_names);
   loop.set_observer(&guard);
   for (RunObserver* obs : options.observers) obs->on_run_start(ctx, loop, scheduler);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <simloop/errors.hpp>
+#include <simloop/sim/strategy.hpp>
 
 namespace simloop::sim {
 
@@ -29,5 +30,12 @@ LoopParts virtual_parts(std::unique_ptr<Scheduler> scheduler, std::unique_ptr<Se
 SimLoop::SimLoop(std::unique_ptr<Scheduler> scheduler, std::unique_ptr<Selector> selector,
                  std::unique_ptr<Executor> executor)
     : EventLoop(virtual_parts(std::move(scheduler), std::move(selector), std::move(executor))) {}
+
+void spare(const AnyTask& task) {
+  if (!task) throw InvalidStateError("sim::spare: the task is empty (default-constructed or moved from)");
+  if (auto* scheduler = dynamic_cast<SimScheduler*>(&task.get_loop().scheduler())) {
+    scheduler->spare_task(task.base()->id());
+  }
+}
 
 }  // namespace simloop::sim

@@ -71,6 +71,10 @@ constexpr std::array kVariables = {
                 "progress is never cut short; the seed range covered is printed so that the next job can continue "
                 "from it",
                 "none (no bound)", "a positive duration, written as for SIMLOOP_MAX_VTIME, e.g. 90s, 10m, 1h", kRunner},
+    VariableDoc{"SIMLOOP_REPORT_SWALLOWED_CANCEL",
+                "1: a task that catches its CancelledError and finishes normally without uncancel() is reported to "
+                "the loop's exception handler, which fails the run (a cancellation the code under test lost)",
+                "0", "0 or 1", kRunner},
     VariableDoc{"SIMLOOP_KEEP_GOING",
                 "1 runs every seed instead of stopping at the first failure, and prints the statistics: runs, "
                 "failures, hit rate, first failing seed, each distinct failure with its count (one replay file and "

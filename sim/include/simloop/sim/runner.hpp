@@ -47,7 +47,8 @@
 //  - options_from_env reads SIMLOOP_SEED, SIMLOOP_RUNS, SIMLOOP_STRATEGY,
 //    SIMLOOP_FIDELITY, SIMLOOP_PCT_DEPTH, SIMLOOP_MAX_STEPS, SIMLOOP_MAX_VTIME,
 //    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL, SIMLOOP_ALLOW_BACKGROUND_TASKS,
-//    SIMLOOP_TIME_BUDGET, SIMLOOP_KEEP_GOING and the shard variables; a bad
+//    SIMLOOP_TIME_BUDGET, SIMLOOP_KEEP_GOING, SIMLOOP_REPORT_SWALLOWED_CANCEL
+//    and the shard variables; a bad
 //    value raises ConfigError naming the variable, before any run.
 #pragma once
 
@@ -114,6 +115,11 @@ struct RunnerOptions {
   bool fail_on_pending_tasks = true;
   bool fail_on_live_timers = true;
   bool fail_on_handler_reports = true;  // never-retrieved exceptions, errors in callbacks
+  // A task that caught its CancelledError and finished normally, without
+  // uncancel(), is reported to the exception handler (so fails the run
+  // while fail_on_handler_reports): EventLoop::set_report_swallowed_cancel,
+  // SIMLOOP_REPORT_SWALLOWED_CANCEL.
+  bool report_swallowed_cancel = false;
   std::uint64_t total_shards = 1;
   std::uint64_t shard_index = 0;
   // Wall-clock bound on how many seeds run (SIMLOOP_TIME_BUDGET), for soak
