@@ -215,7 +215,7 @@ std::unique_ptr<simloop::sim::SimLoop> random_loop(std::uint64_t seed, SimIoOpti
 template <class T>
 T run_main(simloop::sim::SimLoop& loop, Coro<T> coro) {
   simloop::Task<T> main = loop.create_task(std::move(coro), "main");
-  if (auto* s = dynamic_cast<simloop::sim::SimScheduler*>(&loop.scheduler())) s->spare_task(main.base()->id());
+  simloop::sim::spare(main);
   return loop.run_until_complete(Future<T>(main));
 }
 
