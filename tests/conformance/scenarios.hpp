@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,42 @@ class IterationCounter {
   simloop::EventLoop* loop_;
   bool ticking_ = true;
 };
+
+// Python's spelling of a boolean.
+inline const char* py(bool b) { return b ? "True" : "False"; }
+
+// What str(exc) prints, "None" for no exception.
+inline std::string exc_text(const std::exception_ptr& exc) {
+  if (!exc) return "None";
+  try {
+    std::rethrow_exception(exc);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (const simloop::CancelledError& e) {
+    return e.message();
+  }
+}
+
+// The asyncio name of an error a connection or socket failed with.
+inline std::string exc_type(const std::exception_ptr& exc) {
+  try {
+    std::rethrow_exception(exc);
+  } catch (const simloop::ConnectionResetError&) {
+    return "ConnectionResetError";
+  } catch (const simloop::BrokenPipeError&) {
+    return "BrokenPipeError";
+  } catch (const simloop::ConnectionAbortedError&) {
+    return "ConnectionAbortedError";
+  } catch (const simloop::ConnectionRefusedError&) {
+    return "ConnectionRefusedError";
+  } catch (const simloop::ConnectionError&) {
+    return "ConnectionError";
+  } catch (const simloop::OSError&) {
+    return "OSError";
+  } catch (...) {
+    return "other";
+  }
+}
 
 using ScenarioFn = void (*)(Log&);
 struct Scenario {

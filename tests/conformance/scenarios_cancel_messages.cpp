@@ -12,7 +12,7 @@ using simloop::sim::SimLoop;
 
 namespace {
 
-const char* py(bool b) { return b ? "True" : "False"; }
+using conformance::py;
 std::string msg(const CancelledError& e) { return e.message().empty() ? "<none>" : e.message(); }
 
 }  // namespace

@@ -14,7 +14,7 @@ using simloop::Future;
 using simloop::sim::SimLoop;
 
 namespace {
-const char* py(bool b) { return b ? "True" : "False"; }
+using conformance::py;
 }  // namespace
 
 SIMLOOP_CONFORMANCE(seed002) {

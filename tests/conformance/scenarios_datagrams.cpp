@@ -15,32 +15,15 @@ namespace {
 using simloop::Address;
 using simloop::Coro;
 
-const char* py(bool b) { return b ? "True" : "False"; }
+using conformance::py;
 
 int port_of(const std::optional<std::string>& name) {
   return name ? std::stoi(name->substr(name->rfind(':') + 1)) : -1;
 }
 
-std::string exc_text(const std::exception_ptr& exc) {
-  if (!exc) return "None";
-  try {
-    std::rethrow_exception(exc);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-}
+using conformance::exc_text;
 
-std::string exc_type(const std::exception_ptr& exc) {
-  try {
-    std::rethrow_exception(exc);
-  } catch (const simloop::ConnectionRefusedError&) {
-    return "ConnectionRefusedError";
-  } catch (const simloop::OSError&) {
-    return "OSError";
-  } catch (...) {
-    return "other";
-  }
-}
+using conformance::exc_type;
 
 }  // namespace
 

@@ -22,7 +22,7 @@ using simloop::sim::SimLoop;
 using simloop::testing::raises;
 
 namespace {
-const char* py(bool b) { return b ? "True" : "False"; }
+using conformance::py;
 }  // namespace
 
 // ---- Lock ----------------------------------------------------------------------

@@ -20,21 +20,14 @@ namespace {
 
 using simloop::Coro;
 
-const char* py(bool b) { return b ? "True" : "False"; }
+using conformance::py;
 
 // A transport's "peername" / "sockname" as "host:port" ("?" if unknown).
 std::string addr(const simloop::BaseTransport& t, std::string_view name) {
   return t.get_extra_info(name).value_or("?");
 }
 
-std::string exc_text(const std::exception_ptr& exc) {
-  if (!exc) return "None";
-  try {
-    std::rethrow_exception(exc);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-}
+using conformance::exc_text;
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -157,24 +150,7 @@ std::string limits_text(std::pair<std::size_t, std::size_t> limits) {
   return fmt::format("({}, {})", limits.first, limits.second);
 }
 
-// The asyncio name of an error a connection failed with.
-std::string exc_type(const std::exception_ptr& exc) {
-  try {
-    std::rethrow_exception(exc);
-  } catch (const simloop::ConnectionResetError&) {
-    return "ConnectionResetError";
-  } catch (const simloop::BrokenPipeError&) {
-    return "BrokenPipeError";
-  } catch (const simloop::ConnectionAbortedError&) {
-    return "ConnectionAbortedError";
-  } catch (const simloop::ConnectionError&) {
-    return "ConnectionError";
-  } catch (const simloop::OSError&) {
-    return "OSError";
-  } catch (...) {
-    return "other";
-  }
-}
+using conformance::exc_type;
 
 }  // namespace
 

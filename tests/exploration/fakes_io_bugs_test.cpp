@@ -25,7 +25,7 @@
 #include <simloop/replay/format.hpp>
 #include <simloop/simloop.hpp>
 
-#include "support/temp_dir.hpp"
+#include "support/fake_io_hunt.hpp"
 
 namespace {
 
@@ -36,89 +36,14 @@ using simloop::StreamReader;
 using simloop::StreamWriter;
 using simloop::fakes::SimIoOptions;
 
-// What the scenarios raise when the user code's assumption breaks.
-struct BugFound : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using simloop::testing::fake_io_hunt::BugFound;
+using simloop::testing::fake_io_hunt::Hunt;
+using simloop::testing::fake_io_hunt::hunt;
+using simloop::testing::fake_io_hunt::run_once;
+using simloop::testing::fake_io_hunt::Scenario;
 
-using Scenario = Coro<void> (*)(EventLoop*);
-
-struct Hunt {
-  std::optional<std::uint64_t> seed;  // the first failing seed
-  std::uint64_t failures = 0;         // failing seeds among those run
-  std::string failure;
-  std::vector<simloop::sim::Choice> choices;  // of the first failing run
-};
-
-// Runs `scenario` once under `scheduler`; returns the BugFound message, or "".
-// `after` sees the scheduler before the loop (which owns it) goes.
-std::string run_once(Scenario scenario, std::unique_ptr<simloop::Scheduler> scheduler, const SimIoOptions& io,
-                     const std::function<void(simloop::Scheduler&)>& after = {}) {
-  auto loop = simloop::fakes::make_sim_loop(std::move(scheduler), io);
-  struct After {
-    simloop::EventLoop& loop;
-    const std::function<void(simloop::Scheduler&)>& fn;
-    ~After() {
-      if (fn) fn(loop.scheduler());
-    }
-  } call_after{*loop, after};
-  // Handlers that die of an injected fault report here; that is expected.
-  loop->set_exception_handler([](EventLoop&, const simloop::ExceptionContext&) {});
-  try {
-    loop->run_until_complete(scenario(loop.get()));
-  } catch (const BugFound& e) {
-    return e.what();
-  }
-  return {};
-}
-
-// Seeds 1..runs under random; `stop_at_first` ends the hunt at the first failure.
-Hunt hunt(Scenario scenario, const SimIoOptions& io, std::uint64_t runs, bool stop_at_first,
-          const simloop::sim::SimOptions& sim = {}) {
-  Hunt h;
-  for (std::uint64_t seed = 1; seed <= runs; ++seed) {
-    simloop::sim::ChoiceRecorder recorder;  // outlives the loop that reports to it
-    auto strategy = simloop::sim::make_strategy(simloop::sim::Strategy::Random, seed, sim);
-    strategy->add_observer(&recorder);
-    std::string failure = run_once(scenario, std::move(strategy), io);
-    if (failure.empty()) continue;
-    ++h.failures;
-    if (!h.seed) {
-      h.seed = seed;
-      h.failure = failure;
-      h.choices = recorder.take();
-    }
-    if (stop_at_first) break;
-  }
-  return h;
-}
-
-// Saves the failing run as a replay file, loads it back and replays it.
-std::string replay_through_file(Scenario scenario, const SimIoOptions& io, const Hunt& h, const std::string& name) {
-  simloop::replay::Trace trace;
-  trace.simloop_version = "0.1.0";
-  trace.test = "FakesIoBugs." + name;
-  trace.strategy = "random";
-  trace.fidelity = "asyncio";
-  trace.seed = *h.seed;
-  trace.failure = h.failure;
-  for (const auto& c : h.choices) {
-    trace.choices.push_back(simloop::replay::Choice{c.n, c.value, 0, static_cast<std::uint8_t>(c.kind)});
-  }
-  const simloop::testing::ScopedTempDir tmp("fakes-io");
-  const std::string path = (tmp.path() / (name + ".simloop-replay")).string();
-  simloop::replay::save_trace(trace, path);
-  simloop::replay::Trace loaded = simloop::replay::load_trace(path);
-  std::vector<simloop::sim::Choice> choices;
-  for (const auto& c : loaded.choices) {
-    choices.push_back(simloop::sim::Choice{static_cast<simloop::ChoiceKind>(c.kind), c.n, c.value});
-  }
-  auto list = std::make_unique<simloop::sim::ListStrategy>(std::move(choices));
-  return run_once(scenario, std::move(list), io, [](simloop::Scheduler& s) {
-    auto& replayer = static_cast<simloop::sim::ListStrategy&>(s);
-    EXPECT_FALSE(replayer.divergence().has_value()) << replayer.divergence()->describe();
-    EXPECT_TRUE(replayer.exhausted()) << "the replay used only part of the recorded choices";
-  });
+std::string replayed_from_file(Scenario scenario, const SimIoOptions& io, const Hunt& h, const std::string& name) {
+  return simloop::testing::fake_io_hunt::replay_through_file(scenario, io, h, "FakesIoBugs." + name);
 }
 
 constexpr std::uint64_t kControlRuns = 200;
@@ -128,7 +53,7 @@ void expect_found(Scenario scenario, const SimIoOptions& io, std::uint64_t max_r
   ASSERT_TRUE(h.seed.has_value()) << name << ": random did not find the bug within " << max_runs << " seeds";
   std::printf("[ fakes ] %s: first failing seed %llu (bound %llu): %s\n", name.c_str(),
               static_cast<unsigned long long>(*h.seed), static_cast<unsigned long long>(max_runs), h.failure.c_str());
-  EXPECT_EQ(replay_through_file(scenario, io, h, name), h.failure) << "the replay file must reproduce the failure";
+  EXPECT_EQ(replayed_from_file(scenario, io, h, name), h.failure) << "the replay file must reproduce the failure";
 }
 
 void expect_clean_under_fifo(Scenario scenario, const SimIoOptions& io) {
