@@ -81,6 +81,8 @@ SocketTransport::SocketTransport(EventLoop& loop, SocketLayer& sock, int fd, std
       high_water_(kDefaultHighWater),
       low_water_(kDefaultHighWater / 4) {
   if (!protocol_) throw Error("transport: the protocol is null");
+  peername_ = sock_->peer_name(fd_);
+  sockname_ = sock_->local_name(fd_);
   stream_protocol_ = dynamic_cast<Protocol*>(protocol_.get());
   buffered_ = dynamic_cast<BufferedProtocol*>(protocol_.get());
   if (stream_protocol_ == nullptr && buffered_ == nullptr) {
@@ -95,17 +97,14 @@ SocketTransport::~SocketTransport() {
   if (!fd_closed_) sock_->close(fd_);
 }
 
-std::string SocketTransport::peer_name() const { return fd_closed_ ? std::string() : sock_->peer_name(fd_); }
+std::string SocketTransport::peer_name() const { return peername_; }
 
 std::optional<std::string> SocketTransport::get_extra_info(std::string_view name) const {
-  if (fd_closed_) return std::nullopt;
-  if (name == "peername") return sock_->peer_name(fd_);
-  if (name == "sockname") {
-    std::string local = sock_->local_name(fd_);
-    if (local.empty()) return std::nullopt;
-    return local;
-  }
-  return std::nullopt;
+  // Taken when the transport was made, as asyncio's _extra: still known
+  // after the connection is closed.
+  const std::string* value = name == "peername" ? &peername_ : name == "sockname" ? &sockname_ : nullptr;
+  if (value == nullptr || value->empty()) return std::nullopt;
+  return *value;
 }
 
 void SocketTransport::start(std::function<void()> after_connection_made) {

@@ -262,6 +262,12 @@ Coro<std::vector<std::string>> echo_program(std::string host, int clients, int m
     t.write_eof();
   }
   for (auto& conn : conns) co_await conn.protocol->closed;
+  for (auto& conn : conns) {
+    EXPECT_TRUE(conn.transport->is_closing());
+    EXPECT_EQ(conn.transport->get_extra_info("peername"), fmt::format("{}:{}", host, server.port()))
+        << "known after the connection is lost, as asyncio's extra info";
+    EXPECT_TRUE(conn.transport->get_extra_info("sockname").has_value());
+  }
   auto all_lost = [&] {
     if (acc->probes.size() != static_cast<std::size_t>(clients)) return false;
     for (auto& p : acc->probes) {

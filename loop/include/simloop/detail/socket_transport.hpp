@@ -112,6 +112,8 @@ class SocketTransport final : public Transport, public std::enable_shared_from_t
   int conn_lost_ = 0;
   bool fd_closed_ = false;
   std::shared_ptr<ProtocolServerState> server_;
+  std::string peername_;  // "host:port", empty when unknown (a pipe)
+  std::string sockname_;
 };
 
 // Fatal-error text of a failed read or write, as an OSError of the errno.
