@@ -268,6 +268,11 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     }
     o.sim.cancel_probability = p;
   }
+  if (const char* v = get("SIMLOOP_MAX_CANCELS")) {
+    const std::uint64_t n = parse_count("SIMLOOP_MAX_CANCELS", v, 0);
+    if (n > 1'000'000) throw ConfigError(fmt::format("SIMLOOP_MAX_CANCELS='{}': must be at most 1000000", v));
+    o.sim.max_injected_cancels = static_cast<std::uint32_t>(n);
+  }
   if (const char* v = get("SIMLOOP_TIME_BUDGET")) {
     auto d = parse_duration(v);
     if (!d || *d <= Duration{0}) {
@@ -331,7 +336,9 @@ std::string describe_config(const RunnerOptions& o) {
   line += fmt::format(" max_steps={} max_vtime={}", o.max_steps, format_duration(o.max_vtime));
   if (o.max_sync_resumes != RunnerOptions{}.max_sync_resumes)
     line += fmt::format(" max_sync_resumes={}", o.max_sync_resumes);
-  if (o.sim.cancel_probability > 0) line += fmt::format(" cancel={}", o.sim.cancel_probability);
+  if (o.sim.cancel_probability > 0) {
+    line += fmt::format(" cancel={} max_cancels={}", o.sim.cancel_probability, o.sim.max_injected_cancels);
+  }
   if (o.check_determinism) line += " check_determinism=1";
   if (o.isolation == Isolation::Fork) line += " isolate=fork";
   if (o.time_budget) line += fmt::format(" time_budget={}", format_duration(*o.time_budget));

@@ -49,9 +49,13 @@ constexpr std::array kVariables = {
                 "0 or 1", kRunner},
     VariableDoc{"SIMLOOP_CANCEL",
                 "seeded cancellation injection: the probability, each time a task other than the scenario's main "
-                "task suspends at a co_await, that it is cancelled there (at most once per run unless the options "
-                "raise max_injected_cancels)",
+                "task suspends at a co_await, that it is cancelled there (at most SIMLOOP_MAX_CANCELS times per "
+                "run, once by default)",
                 "0 (off)", "a number from 0 to 1, e.g. 0.05", kRunner},
+    VariableDoc{"SIMLOOP_MAX_CANCELS",
+                "the most cancellations SIMLOOP_CANCEL injects in one run (SimOptions::max_injected_cancels); 0 "
+                "injects none",
+                "1", "an integer from 0 to 1000000", kRunner},
     VariableDoc{"SIMLOOP_ALLOW_BACKGROUND_TASKS",
                 "1: a task still pending when the scenario ends is destroyed without failing the run (deliberate "
                 "background tasks); 0: it fails the run",

@@ -3,9 +3,11 @@
 // with the option on and off, over many seeds, and through a replay file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <simloop/replay/explore.hpp>
 #include <simloop/replay/format.hpp>
@@ -97,6 +99,41 @@ Coro<void> cancel_a_swallower(sim::SimLoop& loop) {
   worker.cancel();
   std::vector<Task<int>> workers{worker};
   co_await simloop::wait(workers);
+}
+
+// A scenario of eight sleepers that counts how many injection cancelled.
+sim::Scenario count_cancelled(std::uint32_t* most) {
+  return [most](sim::SimLoop& loop) -> Coro<void> {
+    std::vector<Task<void>> tasks;
+    for (int i = 0; i < 8; ++i) tasks.push_back(loop.create_task(sleeper()));
+    co_await simloop::wait(tasks);
+    std::uint32_t cancelled = 0;
+    for (const Task<void>& t : tasks) cancelled += t.cancelled() ? 1 : 0;
+    *most = std::max(*most, cancelled);
+  };
+}
+
+TEST(InjectionOptions, MaxCancelsBoundsInjectionsPerRun) {
+  auto env_of = [](const char* cancel, const char* max) {
+    return [cancel, max](const char* name) -> const char* {
+      if (std::string_view(name) == "SIMLOOP_CANCEL") return cancel;
+      if (std::string_view(name) == "SIMLOOP_MAX_CANCELS") return max;
+      return nullptr;
+    };
+  };
+  for (const auto& [max, expected] : {std::pair{"1", 1u}, std::pair{"3", 3u}, std::pair{"0", 0u}}) {
+    sim::RunnerOptions o = sim::options_from_env({}, env_of("0.5", max));
+    EXPECT_EQ(o.sim.max_injected_cancels, expected);
+    o.runs = 50;
+    o.log = nullptr;
+    std::uint32_t most = 0;
+    ASSERT_TRUE(sim::explore(count_cancelled(&most), o).ok());
+    EXPECT_EQ(most, expected) << "SIMLOOP_MAX_CANCELS=" << max << ": the most cancelled in one run over 50 seeds";
+  }
+  EXPECT_NE(sim::describe_config(sim::options_from_env({}, env_of("0.5", "3"))).find(" cancel=0.5 max_cancels=3"),
+            std::string::npos);
+  EXPECT_THROW((void)sim::options_from_env({}, env_of("0.5", "many")), sim::ConfigError);
+  EXPECT_THROW((void)sim::options_from_env({}, env_of("0.5", "2000000")), sim::ConfigError);
 }
 
 TEST(InjectionOptions, SwallowedCancelFailsTheRunWhenAsked) {
