@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <simloop/awaitables.hpp>
+#include <simloop/detail/socket_transport.hpp>
 #include <simloop/event_loop.hpp>
 #include <simloop/future.hpp>
 #include <simloop/primitive_errors.hpp>
@@ -268,15 +269,7 @@ Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProto
   guard.fd = -1;
   transport->start();
   // Only wake the creator once connection_made has been called.
-  Future<void> waiter = Future<void>::create(loop);
-  loop.call_soon([waiter] {
-    if (!waiter.done()) waiter.set_result();  // futures._set_result_unless_cancelled
-  });
-  const std::exception_ptr error = co_await settle(waiter);
-  if (error) {
-    transport->close();  // the creator's `except: transport.close(); raise`
-    std::rethrow_exception(error);
-  }
+  co_await transport_ready(transport);
   co_return std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>(transport, protocol);
 }
 

@@ -361,7 +361,7 @@ void SocketTransport::set_write_buffer_limits(std::optional<std::size_t> high, s
 
 // ---- the set-up waiter and connecting ---------------------------------------------
 
-Coro<void> transport_ready(std::shared_ptr<SocketTransport> transport) {
+Coro<void> transport_ready(std::shared_ptr<BaseTransport> transport) {
   EventLoop& loop = transport->get_loop();
   Future<void> waiter = Future<void>::create(loop);
   loop.call_soon([waiter] {

@@ -147,7 +147,8 @@ class ProtocolServerState : public std::enable_shared_from_this<ProtocolServerSt
 
 // Waits for the waiter asyncio's transport schedules after connection_made
 // and reading; on error or cancellation closes the transport and raises.
-Coro<void> transport_ready(std::shared_ptr<SocketTransport> transport);
+// Stream and datagram transports alike.
+Coro<void> transport_ready(std::shared_ptr<BaseTransport> transport);
 
 // Listens on host:port and starts accepting (create_server and
 // start_server), in the loop iterations asyncio's create_server takes: each
