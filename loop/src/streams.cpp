@@ -376,12 +376,6 @@ std::string StreamWriter::peer_name() const { return transport_or_throw(t_, "Str
 int StreamWriter::fd() const { return transport_or_throw(t_, "StreamWriter::fd").fd(); }
 std::shared_ptr<Transport> StreamWriter::transport() const { return t_; }
 
-int Server::port() const { return s_->port_; }
-bool Server::is_serving() const { return s_->fd_ >= 0; }
-void Server::close() const { s_->close(); }
-Coro<void> Server::wait_closed() const { return s_->wait_closed(); }
-std::size_t Server::active_connections() const { return s_->active_; }
-
 // ---- open_connection / start_server / open_stream -------------------------------
 
 namespace {

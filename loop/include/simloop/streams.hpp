@@ -180,23 +180,8 @@ using StreamPair = std::pair<StreamReader, StreamWriter>;
 // Called in a new task for each accepted connection.
 using ClientConnected = std::function<Coro<void>(StreamReader, StreamWriter)>;
 
-class Server {
- public:
-  Server() = default;
-  explicit Server(std::shared_ptr<detail::ProtocolServerState> s) : s_(std::move(s)) {}
-  // The listening port (useful after asking for port 0).
-  int port() const;
-  bool is_serving() const;
-  // Stops listening; connections already accepted carry on.
-  void close() const;
-  // Waits until closed and every accepted connection is gone.
-  Coro<void> wait_closed() const;
-  // Connections accepted and not yet lost.
-  std::size_t active_connections() const;
-
- private:
-  std::shared_ptr<detail::ProtocolServerState> s_;
-};
+// start_server's server: asyncio.Server, the same object create_server returns.
+using Server = ProtocolServer;
 
 // asyncio.open_connection: connects to host:port on the running loop.
 // Raises ConnectionRefusedError, OSError, ... when the connection fails.
