@@ -1,5 +1,7 @@
 #include <simloop/future.hpp>
 
+#include <vector>
+
 #include <fmt/format.h>
 
 #include <simloop/task.hpp>
@@ -143,11 +145,32 @@ void FutureBase::add_done_handle(Handle* cb) {
 void FutureBase::schedule_callbacks() {
   if (callbacks_.empty()) return;
   loop_->check_open("completing a future");
-  callbacks_.drain([this](Handle* cb) {
+  // Injection after grant: the awaiting tasks whose wakeups were queued
+  // here are offered to the scheduler once every callback is queued (a
+  // choice may raise, e.g. a replay that diverged).
+  const bool offer = loop_->points_.cancel_after_grant && state_ == State::Finished;
+  std::vector<FutureBase*> granted;
+  callbacks_.drain([&](Handle* cb) {
     cb->on_future_done(this);
+    if (offer) {
+      if (auto* step = dynamic_cast<StepHandle*>(cb)) {
+        step->owner()->future().add_ref();
+        granted.push_back(&step->owner()->future());
+      }
+    }
     loop_->enqueue(cb);
     cb->release();  // the list's reference; the ready queue holds its own
   });
+  std::size_t i = 0;
+  try {
+    for (; i < granted.size(); ++i) {
+      if (TaskBase* t = granted[i]->as_task()) t->maybe_inject_cancel_after_grant();
+      granted[i]->release();
+    }
+  } catch (...) {  // not swallowed: the references are dropped, then it goes on
+    for (std::size_t j = i; j < granted.size(); ++j) granted[j]->release();
+    throw;
+  }
 }
 
 }  // namespace simloop::detail

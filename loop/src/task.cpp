@@ -170,6 +170,13 @@ void TaskBase::maybe_inject_cancel() {
   if (loop.scheduler_->cancel_at_await(id_)) request_cancel("injected by simloop's seeded cancellation");
 }
 
+void TaskBase::maybe_inject_cancel_after_grant() {
+  if (self_->done() || must_cancel_ || !step_scheduled_) return;
+  if (loop().scheduler_->cancel_after_grant(id_)) {
+    request_cancel("injected by simloop's seeded cancellation, after the awaited future completed");
+  }
+}
+
 void TaskBase::yield_step(std::coroutine_handle<> resume_at) {
   assert(fut_waiter_ == nullptr && !step_scheduled_);
   resume_point_ = resume_at;

@@ -49,6 +49,7 @@ ChoicePoints choice_points(const SimOptions& options) noexcept {
   p.external_events = true;
   p.ready_order = options.fidelity == Fidelity::Chaos;
   p.cancel_at_await = options.cancel_probability > 0.0 && options.max_injected_cancels > 0;
+  p.cancel_after_grant = p.cancel_at_await && options.cancel_after_grant;
   return p;
 }
 
@@ -108,6 +109,11 @@ bool SimScheduler::cancel_at_await(std::uint64_t task_id) {
   if (choose(ChoiceKind::Cancel, 2) == 0) return false;
   ++injected_cancels_;
   return true;
+}
+
+bool SimScheduler::cancel_after_grant(std::uint64_t task_id) {
+  // The same budget and the same spared tasks as cancel_at_await.
+  return cancel_at_await(task_id);
 }
 
 bool SimScheduler::buggify(const std::source_location& where) {

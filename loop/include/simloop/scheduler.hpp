@@ -18,6 +18,11 @@
 //    if another task had called cancel() on it right after it suspended.
 //    The loop knows nothing more of it: which tasks and how often is the
 //    scheduler's business.
+//  - cancel_after_grant(task_id) is asked when a future a task awaits
+//    completes with a result or an exception and the task's wakeup is
+//    queued (when cancel_after_grant is on); true cancels the task before
+//    that wakeup runs, as a callback queued earlier in the iteration could:
+//    the task then gets CancelledError although its future holds a result.
 //  - pick(kind, candidates) chooses among handles (the ready batch, tied
 //    timers, external events); the default asks choose(kind, size). Strategies
 //    that rank tasks (pct) override it.
@@ -51,7 +56,8 @@ struct ChoicePoints {
   bool callback_cost = false;
   bool timer_ties = false;
   bool external_events = false;
-  bool cancel_at_await = false;  // seeded cancellation injection
+  bool cancel_at_await = false;     // seeded cancellation injection at a suspension
+  bool cancel_after_grant = false;  // ... after the awaited future completed
 };
 
 class Scheduler {
@@ -70,6 +76,13 @@ class Scheduler {
   // Whether task `task_id`, suspending at a co_await now, is cancelled there
   // (asked only when points().cancel_at_await is on).
   virtual bool cancel_at_await(std::uint64_t task_id) {
+    (void)task_id;
+    return false;
+  }
+  // Whether task `task_id`, whose awaited future just completed (its
+  // wakeup queued), is cancelled before it runs (asked only when
+  // points().cancel_after_grant is on).
+  virtual bool cancel_after_grant(std::uint64_t task_id) {
     (void)task_id;
     return false;
   }

@@ -103,6 +103,9 @@ struct SimOptions {
   // at most max_injected_cancels times per run, never a spared task.
   double cancel_probability = 0.0;
   std::uint32_t max_injected_cancels = 1;
+  // With injection on, a task may also be cancelled after the future it
+  // awaits completed and before its wakeup runs (Scheduler::cancel_after_grant).
+  bool cancel_after_grant = true;
   // buggify() sites may fire (when false, buggify() is always false and
   // makes no choice).
   bool buggify = true;
@@ -139,6 +142,7 @@ class SimScheduler : public Scheduler {
   Duration callback_cost() final;
   std::uint32_t external_delay() final;
   bool cancel_at_await(std::uint64_t task_id) final;
+  bool cancel_after_grant(std::uint64_t task_id) final;
 
   // FoundationDB's BUGGIFY: a site (source location) is switched on with 25%
   // chance the first time it is hit in a run, then fires on 25% of its hits.
