@@ -91,6 +91,17 @@ const char* to_string(ChoiceKind kind) noexcept {
     case ChoiceKind::Cancel: return "cancel";
     case ChoiceKind::Io: return "io";
     case ChoiceKind::Executor: return "executor";
+    case ChoiceKind::CancelVictim: return "cancel_victim";
+  }
+  return "unknown";
+}
+
+const char* to_string(Injection kind) noexcept {
+  switch (kind) {
+    case Injection::Suspend: return "suspend";
+    case Injection::Granted: return "granted";
+    case Injection::Callback: return "callback";
+    case Injection::Timer: return "timer";
   }
   return "unknown";
 }
@@ -146,7 +157,7 @@ void EventLoop::raise_closed(const char* what) {
   throw LoopClosedError(fmt::format("{}: the event loop is closed", what));
 }
 
-void EventLoop::push_timer(TimerHandle* t) {
+void EventLoop::push_timer_to_heap(TimerHandle* t) {
   t->add_ref();
   t->sequence_ = timer_sequence_++;
   t->in_heap_ = true;
@@ -208,6 +219,7 @@ void EventLoop::move_due_timers() {
     }
     ready_.push_back(t);  // the heap's reference moves to the ready queue
   }
+  if (!tied_cancels_.empty()) queue_tied_cancels(first_new);
   if (!points_.timer_ties) return;
   // Timers due at the same instant: their relative order is a choice.
   std::vector<Handle*> group;
@@ -365,12 +377,19 @@ void EventLoop::queue_external_events() {
 void EventLoop::run_ready_batch() {
   // Exactly the handles ready now; what they schedule waits for the next iteration.
   const std::size_t ntodo = ready_.size();
+  const bool offer = points_.injects(Injection::Callback);
   if (!points_.ready_order || ntodo < 2) {
-    for (std::size_t i = 0; i < ntodo && !halting_; ++i) run_handle(ready_.pop_front());
+    for (std::size_t i = 0; i < ntodo && !halting_; ++i) {
+      if (offer) [[unlikely]]
+        offer_callback_injection();
+      run_handle(ready_.pop_front());
+    }
     return;
   }
   std::vector<Handle*> batch;
   for (std::size_t left = ntodo; left > 0 && !halting_; --left) {
+    if (offer) [[unlikely]]
+      offer_callback_injection();
     std::size_t pick = 0;
     if (left > 1) {
       batch.clear();
@@ -378,6 +397,72 @@ void EventLoop::run_ready_batch() {
       pick = scheduler_->pick(ChoiceKind::ReadyOrder, batch);
     }
     run_handle(ready_.take(pick));
+  }
+}
+
+// ---- seeded cancellation injection ------------------------------------------------
+
+void EventLoop::inject_cancel(detail::TaskBase& victim, Injection kind, std::string where) {
+  InjectedCancel& record = injected_.emplace_back();
+  record.kind = kind;
+  record.task_id = victim.id();
+  record.task = victim.name();
+  record.where = std::move(where);
+  record.step = steps_;
+  record.time = clock_->now();
+  if (observer_ != nullptr) observer_->on_injected_cancel(*this, record);
+  victim.request_cancel(fmt::format("injected by simloop's seeded cancellation ({})", to_string(kind)));
+}
+
+void EventLoop::offer_callback_injection() {
+  // As loop.call_soon(task.cancel) queued earlier would: the cancel runs
+  // between two callbacks, not inside any task's step.
+  if (!scheduler_->inject_cancel(Injection::Callback, 0)) return;
+  std::vector<std::uint64_t> ids;
+  std::vector<detail::TaskBase*> tasks;
+  for (detail::TaskBase* t = tasks_head_; t != nullptr; t = t->next_) {
+    if (t->future().done()) continue;
+    ids.push_back(t->id());
+    tasks.push_back(t);
+  }
+  const std::size_t victim = scheduler_->injection_victim(ids);
+  if (victim >= tasks.size()) return;
+  std::string where = ready_.empty() ? std::string("between two callbacks")
+                                     : fmt::format("between two callbacks, before {}", ready_[0]->describe());
+  inject_cancel(*tasks[victim], Injection::Callback, std::move(where));
+}
+
+void EventLoop::offer_timer_injection(const TimerHandle& t) {
+  detail::TaskBase& task = *current_task_;
+  if (!scheduler_->inject_cancel(Injection::Timer, task.id())) return;
+  tied_cancels_.emplace_back(t.sequence(), task.id());
+}
+
+void EventLoop::queue_tied_cancels(std::size_t first_due) {
+  // A tied cancel is a timer armed for the same instant right after the one
+  // it is tied with: it follows it in natural order, and the tie choice
+  // (when both fire in one iteration) may put it first.
+  for (std::size_t i = first_due; i < ready_.size(); ++i) {
+    auto* timer = static_cast<TimerHandle*>(ready_[i]);
+    auto tied = std::find_if(tied_cancels_.begin(), tied_cancels_.end(),
+                             [&](const auto& entry) { return entry.first == timer->sequence(); });
+    if (tied == tied_cancels_.end()) continue;
+    const std::uint64_t task_id = tied->second;
+    tied_cancels_.erase(tied);
+    std::string where = fmt::format("tied with the timer due at t={}ns armed at {}:{}", timer->when().count(),
+                                    detail::display_file(timer->where().file_name()), timer->where().line());
+    auto cancel = [this, task_id, where = std::move(where)]() mutable {
+      for (detail::TaskBase* t = tasks_head_; t != nullptr; t = t->next_) {
+        if (t->id() != task_id) continue;
+        if (!t->future().done()) inject_cancel(*t, Injection::Timer, std::move(where));
+        return;
+      }
+    };
+    auto* h = new detail::TimerCallbackHandle<decltype(cancel)>(*this, timer->when(), std::move(cancel),
+                                                                std::source_location::current());
+    h->add_ref();
+    ready_.insert_at(i + 1, h);
+    ++i;
   }
 }
 

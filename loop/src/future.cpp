@@ -1,5 +1,7 @@
 #include <simloop/future.hpp>
 
+#include <vector>
+
 #include <fmt/format.h>
 
 #include <simloop/task.hpp>
@@ -143,11 +145,41 @@ void FutureBase::add_done_handle(Handle* cb) {
 void FutureBase::schedule_callbacks() {
   if (callbacks_.empty()) return;
   loop_->check_open("completing a future");
+  if (loop_->points_.injects(Injection::Granted) && state_ == State::Finished) [[unlikely]] {
+    schedule_callbacks_offering_grants();
+    return;
+  }
   callbacks_.drain([this](Handle* cb) {
     cb->on_future_done(this);
     loop_->enqueue(cb);
     cb->release();  // the list's reference; the ready queue holds its own
   });
+}
+
+void FutureBase::schedule_callbacks_offering_grants() {
+  // Injection after grant: the awaiting tasks whose wakeups were queued
+  // here are offered to the scheduler once every callback is queued (the
+  // offer may raise, e.g. a replay that diverged; the queue stays whole).
+  std::vector<FutureBase*> granted;
+  callbacks_.drain([&](Handle* cb) {
+    cb->on_future_done(this);
+    if (auto* step = dynamic_cast<StepHandle*>(cb)) {
+      step->owner()->future().add_ref();
+      granted.push_back(&step->owner()->future());
+    }
+    loop_->enqueue(cb);
+    cb->release();
+  });
+  std::size_t i = 0;
+  try {
+    for (; i < granted.size(); ++i) {
+      if (TaskBase* t = granted[i]->as_task()) t->maybe_inject_cancel_after_grant(*this);
+      granted[i]->release();
+    }
+  } catch (...) {  // not swallowed: the references are dropped, then it goes on
+    for (std::size_t j = i; j < granted.size(); ++j) granted[j]->release();
+    throw;
+  }
 }
 
 }  // namespace simloop::detail

@@ -162,12 +162,28 @@ void TaskBase::wait_on(FutureBase& f, std::coroutine_handle<> resume_at) {
   maybe_inject_cancel();
 }
 
+std::string TaskBase::await_site() const {
+  const std::source_location& at = trampoline_.await_location;
+  return fmt::format("{}:{}", display_file(at.file_name()), at.line());
+}
+
 void TaskBase::maybe_inject_cancel() {
   // Seeded cancellation injection: the scheduler may cancel the task at this
   // co_await, exactly as a cancel() from elsewhere would land here.
   EventLoop& loop = this->loop();
-  if (!loop.points_.cancel_at_await) return;
-  if (loop.scheduler_->cancel_at_await(id_)) request_cancel("injected by simloop's seeded cancellation");
+  if (!loop.points_.injects(Injection::Suspend)) return;
+  if (loop.scheduler_->inject_cancel(Injection::Suspend, id_)) {
+    loop.inject_cancel(*this, Injection::Suspend, fmt::format("suspending at the co_await at {}", await_site()));
+  }
+}
+
+void TaskBase::maybe_inject_cancel_after_grant(const FutureBase& granted) {
+  if (self_->done() || must_cancel_ || !step_scheduled_) return;
+  EventLoop& loop = this->loop();
+  if (loop.scheduler_->inject_cancel(Injection::Granted, id_)) {
+    loop.inject_cancel(*this, Injection::Granted,
+                       fmt::format("woken at the co_await at {}: {} completed", await_site(), granted.repr()));
+  }
 }
 
 void TaskBase::yield_step(std::coroutine_handle<> resume_at) {

@@ -62,7 +62,8 @@ Bias Bias::mostly_natural() {
       .set(ChoiceKind::Buggify, kUniform)
       .set(ChoiceKind::Cancel, 20'000)
       .set(ChoiceKind::Io, 100'000)
-      .set(ChoiceKind::Executor, 100'000);
+      .set(ChoiceKind::Executor, 100'000)
+      .set(ChoiceKind::CancelVictim, kUniform);
   return b;
 }
 

@@ -59,13 +59,16 @@ std::string format_options(const sim::RunnerOptions& o) {
   return fmt::format(
       "max_callback_cost_ns={} busy_probability={:.17g} max_external_delay={} external_delay_probability={:.17g} "
       "cancel_probability={:.17g} max_injected_cancels={} buggify={} pct_depth={} pct_horizon={} max_steps={} "
-      "max_vtime_ns={} max_sync_resumes={}{}",
+      "max_vtime_ns={} max_sync_resumes={} cancel_kinds={} cancel_horizon={}{}",
       s.max_callback_cost.count(), s.busy_probability, s.max_external_delay, s.external_delay_probability,
       s.cancel_probability, s.max_injected_cancels, s.buggify ? 1 : 0, s.pct_depth, s.pct_horizon, o.max_steps,
-      o.max_vtime.count(), o.max_sync_resumes, o.report_swallowed_cancel ? " report_swallowed_cancel=1" : "");
+      o.max_vtime.count(), o.max_sync_resumes, sim::describe_injections(s.injection_kinds), s.cancel_horizon,
+      o.report_swallowed_cancel ? " report_swallowed_cancel=1" : "");
 }
 
 void apply_options(const std::string& text, sim::RunnerOptions& o) {
+  // Files written before the injection kinds existed injected at suspensions only.
+  o.sim.injection_kinds = injection_bit(Injection::Suspend);
   std::size_t start = 0;
   while (start < text.size()) {
     std::size_t end = text.find(' ', start);
@@ -115,6 +118,17 @@ void apply_options(const std::string& text, sim::RunnerOptions& o) {
       ns(o.max_vtime);
     } else if (key == "max_sync_resumes") {
       o.max_sync_resumes = parse_u64(key, v);
+    } else if (key == "cancel_kinds") {
+      if (v == "none") {
+        o.sim.injection_kinds = 0;
+      } else if (auto kinds = sim::parse_injections(v)) {
+        o.sim.injection_kinds = *kinds;
+      } else {
+        throw std::invalid_argument("replay options: cancel_kinds=" + v +
+                                    " is not a list of suspend, granted, callback, timer");
+      }
+    } else if (key == "cancel_horizon") {
+      o.sim.cancel_horizon = parse_u64(key, v);
     } else if (key == "report_swallowed_cancel") {
       if (v != "0" && v != "1") {
         throw std::invalid_argument("replay options: report_swallowed_cancel=" + v + " is not 0 or 1");

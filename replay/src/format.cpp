@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::array<const char*, kKindCount> kKindNames = {
     "ready_order", "callback_cost", "timer_tie", "external_order", "external_delay", "test",
-    "buggify",     "cancel",        "io",        "executor",
+    "buggify",     "cancel",        "io",        "executor",       "cancel_victim",
 };
 
 // More elements than this in one section is refused as absurd, whatever the

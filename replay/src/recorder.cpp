@@ -319,10 +319,16 @@ std::uint32_t RecordingScheduler::external_delay() {
   return d;
 }
 
-bool RecordingScheduler::cancel_at_await(std::uint64_t task_id) {
-  const bool c = inner_->cancel_at_await(task_id);
+bool RecordingScheduler::inject_cancel(Injection kind, std::uint64_t task_id) {
+  const bool c = inner_->inject_cancel(kind, task_id);
   recorder_.record_choice(k(ChoiceKind::Cancel), 2, c ? 1 : 0);
   return c;
+}
+
+std::size_t RecordingScheduler::injection_victim(std::span<const std::uint64_t> task_ids) {
+  const std::size_t v = inner_->injection_victim(task_ids);
+  recorder_.record_choice(k(ChoiceKind::CancelVictim), task_ids.size() + 1, v);
+  return v;
 }
 
 // ---- ReplayScheduler -----------------------------------------------------------
@@ -387,9 +393,17 @@ std::uint32_t ReplayScheduler::external_delay() {
   return mode_ == ReplayMode::StrictContinue ? seeded_->external_delay() : 0;
 }
 
-bool ReplayScheduler::cancel_at_await(std::uint64_t task_id) {
+bool ReplayScheduler::inject_cancel(Injection kind, std::uint64_t task_id) {
   if (auto v = serve(k(ChoiceKind::Cancel), 2)) return *v != 0;
-  return mode_ == ReplayMode::StrictContinue ? seeded_->cancel_at_await(task_id) : false;
+  return mode_ == ReplayMode::StrictContinue ? seeded_->inject_cancel(kind, task_id) : false;
+}
+
+std::size_t ReplayScheduler::injection_victim(std::span<const std::uint64_t> task_ids) {
+  // n counts "none" too (task_ids.size()), as the recorder wrote it.
+  if (auto v = serve(k(ChoiceKind::CancelVictim), task_ids.size() + 1)) {
+    return *v <= task_ids.size() ? static_cast<std::size_t>(*v) : task_ids.size();
+  }
+  return mode_ == ReplayMode::StrictContinue ? seeded_->injection_victim(task_ids) : task_ids.size();
 }
 
 // ---- RunRecording ----------------------------------------------------------------

@@ -61,6 +61,8 @@ std::string encode(const RunOutcome& o) {
   put_u64(out, static_cast<std::uint64_t>(o.vtime.count()));
   put_u64(out, o.choices);
   put_u64(out, o.injected_cancels);
+  put_u64(out, o.cancel_opportunities);
+  put_str(out, o.injections);
   put_str(out, o.notes);
   return out;
 }
@@ -74,6 +76,8 @@ bool decode(const std::string& in, RunOutcome& o) {
   o.vtime = Duration{static_cast<Duration::rep>(r.u64())};
   o.choices = r.u64();
   o.injected_cancels = static_cast<std::uint32_t>(r.u64());
+  o.cancel_opportunities = r.u64();
+  o.injections = r.str();
   o.notes = r.str();
   return r.ok && r.at == in.size();
 }

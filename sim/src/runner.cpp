@@ -273,6 +273,17 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     if (n > 1'000'000) throw ConfigError(fmt::format("SIMLOOP_MAX_CANCELS='{}': must be at most 1000000", v));
     o.sim.max_injected_cancels = static_cast<std::uint32_t>(n);
   }
+  if (const char* v = get("SIMLOOP_CANCEL_KINDS")) {
+    auto kinds = parse_injections(v);
+    if (!kinds) {
+      throw ConfigError(fmt::format(
+          "SIMLOOP_CANCEL_KINDS='{}': not a comma-separated list of suspend, granted, callback, timer (or all)", v));
+    }
+    o.sim.injection_kinds = *kinds;
+  }
+  if (const char* v = get("SIMLOOP_CANCEL_HORIZON")) {
+    o.sim.cancel_horizon = parse_count("SIMLOOP_CANCEL_HORIZON", v, 1);
+  }
   if (const char* v = get("SIMLOOP_TIME_BUDGET")) {
     auto d = parse_duration(v);
     if (!d || *d <= Duration{0}) {
@@ -337,7 +348,9 @@ std::string describe_config(const RunnerOptions& o) {
   if (o.max_sync_resumes != RunnerOptions{}.max_sync_resumes)
     line += fmt::format(" max_sync_resumes={}", o.max_sync_resumes);
   if (o.sim.cancel_probability > 0) {
-    line += fmt::format(" cancel={} max_cancels={}", o.sim.cancel_probability, o.sim.max_injected_cancels);
+    line += fmt::format(" cancel={} max_cancels={} cancel_kinds={}", o.sim.cancel_probability,
+                        o.sim.max_injected_cancels, describe_injections(o.sim.injection_kinds));
+    if (o.sim.cancel_horizon > 0) line += fmt::format(" cancel_horizon={}", o.sim.cancel_horizon);
   }
   if (o.check_determinism) line += " check_determinism=1";
   if (o.isolation == Isolation::Fork) line += " isolate=fork";
@@ -352,11 +365,16 @@ std::string reproduce_command(const RunnerOptions& o, std::uint64_t seed) {
   std::string cmd = fmt::format("SIMLOOP_SEED={} SIMLOOP_RUNS=1 SIMLOOP_STRATEGY={} SIMLOOP_FIDELITY={}", seed,
                                 to_string(o.strategy), to_string(o.sim.fidelity));
   if (o.strategy == Strategy::Pct) cmd += fmt::format(" SIMLOOP_PCT_DEPTH={}", o.sim.pct_depth);
+  // The horizon the run's cancels were spread over (counted once per
+  // exploration when not given): the one run needs no counting run.
+  const bool injecting = o.sim.cancel_probability > 0 && o.sim.max_injected_cancels > 0;
+  if (injecting && o.sim.cancel_horizon > 0) cmd += fmt::format(" SIMLOOP_CANCEL_HORIZON={}", o.sim.cancel_horizon);
   // Other settings taken from the environment come along; the seed range and
   // the shards do not (one seed, one process).
   for (const std::string& kv : o.from_env) {
-    static constexpr std::string_view skip[] = {"SIMLOOP_SEED=",     "SIMLOOP_RUNS=",      "SIMLOOP_STRATEGY=",
-                                                "SIMLOOP_FIDELITY=", "SIMLOOP_PCT_DEPTH=", "SIMLOOP_KEEP_GOING="};
+    static constexpr std::string_view skip[] = {
+        "SIMLOOP_SEED=",      "SIMLOOP_RUNS=",       "SIMLOOP_STRATEGY=",      "SIMLOOP_FIDELITY=",
+        "SIMLOOP_PCT_DEPTH=", "SIMLOOP_KEEP_GOING=", "SIMLOOP_CANCEL_HORIZON="};
     if (std::none_of(std::begin(skip), std::end(skip), [&](std::string_view p) { return kv.starts_with(p); })) {
       cmd += ' ';
       cmd += kv;
@@ -591,6 +609,11 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
   out.vtime = loop.time();
   out.choices = scheduler.choices_made();
   out.injected_cancels = scheduler.injected_cancels();
+  out.cancel_opportunities = scheduler.cancel_opportunities();
+  for (const InjectedCancel& c : loop.injected_cancels()) {
+    out.injections += fmt::format("    {} at step {}, t={}: task '{}' {}\n", to_string(c.kind), c.step,
+                                  format_duration(c.time), c.task, c.where);
+  }
   for (RunObserver* obs : options.observers) out.notes += obs->on_run_end(ctx, out);
   loop.set_observer(nullptr);
   if (choices != nullptr) {
@@ -613,6 +636,7 @@ std::string build_report(const RunnerOptions& o, std::uint64_t seed, std::uint64
                      to_string(o.sim.fidelity));
   out += fmt::format("  run:      {} callbacks, virtual time {}, {} choices, {} injected cancellation(s)\n", r.steps,
                      format_duration(r.vtime), r.choices, r.injected_cancels);
+  if (!r.injections.empty()) out += "  injected:\n" + r.injections;
   out += "  tasks:\n";
   for (std::size_t start = 0; start < r.task_dump.size();) {
     std::size_t end = r.task_dump.find('\n', start);
@@ -765,26 +789,60 @@ std::string failure_report(const ExploreResult& r, const RunnerOptions& o) {
   return out + describe_statistics(r, o);
 }
 
-ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
-  if (options.runs == 0) throw ConfigError("explore: runs must be at least 1");
-  if (options.runs - 1 > UINT64_MAX - options.seed) {
-    throw ConfigError(fmt::format("explore: seed {} with {} runs passes the largest seed, {}", options.seed,
-                                  options.runs, UINT64_MAX));
+namespace {
+// The horizon injection spreads its cancels over, when not given: the
+// opportunities of one run in asyncio's order (fifo: every choice 0, so
+// nothing is injected and every opportunity is offered), PCT's way of
+// estimating a run's length. A function of the program and the options,
+// so every seed, and its reproduce line, sees the same horizon.
+std::uint64_t count_cancel_horizon(const Scenario& scenario, const RunnerOptions& options) {
+  RunnerOptions natural = options;
+  natural.strategy = Strategy::Fifo;
+  natural.observers.clear();
+  natural.check_determinism = false;
+  RunContext ctx{&natural, options.seed, 0, 1};
+  crash::set_run(options.seed, 0);
+  crash::set_note(
+      "while counting the cancellation horizon: one run in asyncio's order (SIMLOOP_STRATEGY=fifo) crashed; "
+      "SIMLOOP_CANCEL_HORIZON=<n> skips that run");
+  RunOutcome outcome = options.isolation == Isolation::Fork
+                           ? run_in_child([&] { return run_one(scenario, natural, ctx); })
+                           : run_one(scenario, natural, ctx);
+  crash::set_note({});
+  return outcome.cancel_opportunities > 0 ? outcome.cancel_opportunities : kDefaultCancelHorizon;
+}
+}  // namespace
+
+ExploreResult explore(const Scenario& scenario, const RunnerOptions& given) {
+  if (given.runs == 0) throw ConfigError("explore: runs must be at least 1");
+  if (given.runs - 1 > UINT64_MAX - given.seed) {
+    throw ConfigError(
+        fmt::format("explore: seed {} with {} runs passes the largest seed, {}", given.seed, given.runs, UINT64_MAX));
   }
-  if (options.total_shards == 0 || options.shard_index >= options.total_shards) {
-    throw ConfigError(fmt::format("explore: shard index {} is not below the shard count {}", options.shard_index,
-                                  options.total_shards));
+  if (given.total_shards == 0 || given.shard_index >= given.total_shards) {
+    throw ConfigError(
+        fmt::format("explore: shard index {} is not below the shard count {}", given.shard_index, given.total_shards));
   }
-  if (options.strategy == Strategy::List && options.observers.empty()) {
+  if (given.strategy == Strategy::List && given.observers.empty()) {
     throw ConfigError("explore: the list strategy needs a RunObserver that supplies each run's list");
   }
+  // A run that kills the process still leaves its seed and reproduce line.
+  crash::install();
+  crash::begin_exploration(given);
+  const bool count_horizon = given.sim.cancel_probability > 0 && given.sim.max_injected_cancels > 0 &&
+                             given.sim.cancel_horizon == 0 && given.strategy != Strategy::List &&
+                             given.strategy != Strategy::Fifo;
+  RunnerOptions with_horizon;
+  if (count_horizon) {
+    with_horizon = given;
+    with_horizon.sim.cancel_horizon = count_cancel_horizon(scenario, given);
+    crash::begin_exploration(with_horizon);
+  }
+  const RunnerOptions& options = count_horizon ? with_horizon : given;
   if (options.log != nullptr) {
     fmt::print(options.log, "{}\n", describe_config(options));
     std::fflush(options.log);
   }
-  // A run that kills the process still leaves its seed and reproduce line.
-  crash::install();
-  crash::begin_exploration(options);
   struct EndExploration {
     ~EndExploration() { crash::end_exploration(); }
   } end_exploration;

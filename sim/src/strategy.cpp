@@ -48,8 +48,39 @@ ChoicePoints choice_points(const SimOptions& options) noexcept {
   p.timer_ties = true;
   p.external_events = true;
   p.ready_order = options.fidelity == Fidelity::Chaos;
-  p.cancel_at_await = options.cancel_probability > 0.0 && options.max_injected_cancels > 0;
+  if (options.cancel_probability > 0.0 && options.max_injected_cancels > 0) p.injections = options.injection_kinds;
   return p;
+}
+
+std::string describe_injections(InjectionSet kinds) {
+  std::string out;
+  for (int i = 0; i < kInjectionCount; ++i) {
+    const auto kind = static_cast<Injection>(i);
+    if ((kinds & injection_bit(kind)) == 0) continue;
+    if (!out.empty()) out += ',';
+    out += to_string(kind);
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::optional<InjectionSet> parse_injections(std::string_view text) {
+  if (text == "all") return kAllInjections;
+  InjectionSet kinds = 0;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    const std::string_view name = text.substr(0, comma);
+    bool known = false;
+    for (int i = 0; i < kInjectionCount && !known; ++i) {
+      const auto kind = static_cast<Injection>(i);
+      if (name == to_string(kind)) {
+        kinds |= injection_bit(kind);
+        known = true;
+      }
+    }
+    if (!known) return std::nullopt;
+    if (comma == std::string_view::npos) return kinds;
+    text.remove_prefix(comma + 1);
+  }
 }
 
 // ---- SimScheduler --------------------------------------------------------------
@@ -102,12 +133,47 @@ std::uint32_t SimScheduler::external_delay() {
   return static_cast<std::uint32_t>(choose(ChoiceKind::ExternalDelay, std::uint64_t{options_.max_external_delay} + 1));
 }
 
-bool SimScheduler::cancel_at_await(std::uint64_t task_id) {
+bool SimScheduler::spared(std::uint64_t task_id) const noexcept {
+  return std::find(spared_.begin(), spared_.end(), task_id) != spared_.end();
+}
+
+bool SimScheduler::inject_cancel(Injection kind, std::uint64_t task_id) {
   if (injected_cancels_ >= options_.max_injected_cancels) return false;
-  if (std::find(spared_.begin(), spared_.end(), task_id) != spared_.end()) return false;
+  if (kind != Injection::Callback && spared(task_id)) return false;
+  ++cancel_opportunities_;
   if (choose(ChoiceKind::Cancel, 2) == 0) return false;
-  ++injected_cancels_;
+  // A callback's cancel counts once its victim is chosen.
+  if (kind != Injection::Callback) ++injected_cancels_;
   return true;
+}
+
+std::size_t SimScheduler::injection_victim(std::span<const std::uint64_t> task_ids) {
+  std::vector<std::size_t> eligible;
+  for (std::size_t i = 0; i < task_ids.size(); ++i) {
+    if (!spared(task_ids[i])) eligible.push_back(i);
+  }
+  if (eligible.empty()) return task_ids.size();
+  ++injected_cancels_;
+  return eligible[choose(ChoiceKind::CancelVictim, eligible.size())];
+}
+
+void SimScheduler::draw_cancel_plan(Prng& prng) {
+  const std::uint64_t horizon = options_.cancel_horizon > 0 ? options_.cancel_horizon : kDefaultCancelHorizon;
+  // How many: the successes of `horizon` trials at p, capped (the trials
+  // stop at the cap: only the count is used). Where: that many distinct
+  // opportunities, uniform over the horizon, so a late await is as likely
+  // a victim as an early one.
+  std::uint32_t count = 0;
+  for (std::uint64_t i = 0; i < horizon && count < options_.max_injected_cancels; ++i) {
+    if (prng.chance(cancel_)) ++count;
+  }
+  std::vector<std::uint64_t> plan;
+  while (plan.size() < count) {
+    const std::uint64_t at = prng.bounded(horizon);
+    auto pos = std::lower_bound(plan.begin(), plan.end(), at);
+    if (pos == plan.end() || *pos != at) plan.insert(pos, at);
+  }
+  cancel_plan_ = std::move(plan);
 }
 
 bool SimScheduler::buggify(const std::source_location& where) {
@@ -135,7 +201,12 @@ std::uint64_t SimScheduler::draw_shaped(Prng& prng, ChoiceKind kind, std::uint64
   switch (kind) {
     case ChoiceKind::CallbackCost: return prng.chance(busy_) ? 1 + prng.bounded(n - 1) : 0;
     case ChoiceKind::ExternalDelay: return prng.chance(external_delay_) ? 1 + prng.bounded(n - 1) : 0;
-    case ChoiceKind::Cancel: return prng.chance(cancel_) ? 1 + prng.bounded(n - 1) : 0;
+    case ChoiceKind::Cancel: {
+      if (!cancel_plan_) draw_cancel_plan(prng);
+      const std::uint64_t opportunity = cancel_opportunities_ - 1;
+      const bool planned = std::binary_search(cancel_plan_->begin(), cancel_plan_->end(), opportunity);
+      return planned ? 1 + prng.bounded(n - 1) : 0;
+    }
     default: return prng.bounded(n);
   }
 }

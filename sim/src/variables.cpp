@@ -48,14 +48,24 @@ constexpr std::array kVariables = {
                 "1 runs every seed twice and fails if the two runs differ (their choices or per-step digests)", "0",
                 "0 or 1", kRunner},
     VariableDoc{"SIMLOOP_CANCEL",
-                "seeded cancellation injection: the probability, each time a task other than the scenario's main "
-                "task suspends at a co_await, that it is cancelled there (at most SIMLOOP_MAX_CANCELS times per "
-                "run, once by default)",
+                "seeded cancellation injection: p per opportunity (a task other than the main one suspending at a "
+                "co_await, woken by a completed future, between two callbacks, arming a timer); a run makes "
+                "min(SIMLOOP_MAX_CANCELS, Binomial(H, p)) cancels at opportunities drawn uniformly from the first H "
+                "(SIMLOOP_CANCEL_HORIZON)",
                 "0 (off)", "a number from 0 to 1, e.g. 0.05", kRunner},
     VariableDoc{"SIMLOOP_MAX_CANCELS",
                 "the most cancellations SIMLOOP_CANCEL injects in one run (SimOptions::max_injected_cancels); 0 "
                 "injects none",
-                "1", "an integer from 0 to 1000000", kRunner},
+                "2", "an integer from 0 to 1000000", kRunner},
+    VariableDoc{"SIMLOOP_CANCEL_KINDS",
+                "which injection opportunities SIMLOOP_CANCEL uses: suspend (at a co_await), granted (after the "
+                "awaited future completed, before the wakeup runs), callback (from a plain callback between two "
+                "callbacks), timer (a cancel tied with a timer the task armed)",
+                "all", "a comma-separated list of suspend, granted, callback, timer, or all", kRunner},
+    VariableDoc{"SIMLOOP_CANCEL_HORIZON",
+                "the opportunities H over which SIMLOOP_CANCEL spreads a run's cancels; unset, the runner counts "
+                "those of one run in asyncio's order (fifo) before the first seed, and reproduce lines carry it",
+                "counted", "an integer, at least 1", kRunner},
     VariableDoc{"SIMLOOP_ALLOW_BACKGROUND_TASKS",
                 "1: a task still pending when the scenario ends is destroyed without failing the run (deliberate "
                 "background tasks); 0: it fails the run",

@@ -59,11 +59,12 @@ TEST(SimStrategy, FidelityDecidesTheChoicePoints) {
   auto a = simloop::sim::choice_points(o);
   EXPECT_FALSE(a.ready_order);
   EXPECT_TRUE(a.timer_ties && a.external_events && a.callback_cost);
-  EXPECT_FALSE(a.cancel_at_await);
+  EXPECT_EQ(a.injections, 0);
   o.fidelity = Fidelity::Chaos;
   o.cancel_probability = 0.1;
   auto c = simloop::sim::choice_points(o);
-  EXPECT_TRUE(c.ready_order && c.timer_ties && c.external_events && c.callback_cost && c.cancel_at_await);
+  EXPECT_TRUE(c.ready_order && c.timer_ties && c.external_events && c.callback_cost);
+  EXPECT_EQ(c.injections, simloop::kAllInjections);
   // The same for every strategy: the list of choices asked cannot depend on it.
   EXPECT_EQ(strategy(Strategy::Fifo, 1, o)->points().ready_order, strategy(Strategy::Pct, 1, o)->points().ready_order);
 }
@@ -298,6 +299,10 @@ TEST(SimChoicePoints, CancellationInjectionCancelsAtAwaitPointsButSparesTheMainT
   SimOptions o;
   o.cancel_probability = 1.0;
   o.max_injected_cancels = 2;
+  // Suspensions only, over a horizon of the three parked tasks' awaits (the
+  // main task's are spared, so not opportunities): two of the three are cancelled.
+  o.injection_kinds = simloop::injection_bit(simloop::Injection::Suspend);
+  o.cancel_horizon = 3;
   auto owned = strategy(Strategy::Random, 1, o);
   auto* sched = owned.get();
   SimLoop loop(std::move(owned));

@@ -100,6 +100,17 @@ struct ExceptionContext {
 };
 using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
 
+// A cancellation that seeded injection made (Scheduler::inject_cancel):
+// failure reports and timelines name each one.
+struct InjectedCancel {
+  Injection kind = Injection::Suspend;
+  std::uint64_t task_id = 0;
+  std::string task;        // the victim's name
+  std::string where;       // what the victim was at: its await, the future that completed, ...
+  std::uint64_t step = 0;  // callbacks run before it (the step it happened in, if one was running)
+  Duration time{0};
+};
+
 // Watches the loop run (traces, recorders, digests). Called on the loop thread.
 class LoopObserver {
  public:
@@ -107,6 +118,8 @@ class LoopObserver {
   // Just before run_once calls `handle`; `step` counts handles run by this loop.
   virtual void before_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) = 0;
   virtual void after_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) = 0;
+  // Seeded injection has just cancelled a task.
+  virtual void on_injected_cancel(const EventLoop& loop, const InjectedCancel& injected) { (void)loop, (void)injected; }
 };
 
 // The four parts a loop is built from. Null parts get defaults: a steady
@@ -277,6 +290,8 @@ class EventLoop {
   std::string dump_tasks() const;
   // Tasks created on this loop so far (names are "Task-<n>").
   std::uint64_t tasks_created() const noexcept { return tasks_created_; }
+  // The cancellations seeded injection made so far, in order.
+  const std::vector<InjectedCancel>& injected_cancels() const noexcept { return injected_; }
 
   // The loop running on this thread, or null (asyncio.get_running_loop()).
   static EventLoop* running() noexcept { return detail::t_running_loop; }
@@ -296,7 +311,18 @@ class EventLoop {
       raise_closed(what);
   }
   [[noreturn]] static void raise_closed(const char* what);
-  void push_timer(TimerHandle* t);
+  void push_timer(TimerHandle* t) {
+    push_timer_to_heap(t);
+    if (points_.injects(Injection::Timer) && current_task_ != nullptr) [[unlikely]]
+      offer_timer_injection(*t);
+  }
+  void push_timer_to_heap(TimerHandle* t);
+  // Seeded injection (Scheduler::inject_cancel): the opportunities the loop
+  // itself offers, and the cancel they make.
+  void offer_timer_injection(const TimerHandle& t);
+  void queue_tied_cancels(std::size_t first_due);
+  void offer_callback_injection();
+  void inject_cancel(detail::TaskBase& victim, Injection kind, std::string where);
   void timer_cancelled() noexcept { ++cancelled_timers_; }
   void drop_cancelled_timers();
   void move_due_timers();
@@ -360,6 +386,12 @@ class EventLoop {
   std::int64_t sync_resume_budget_ = detail::sync_resume_budget(kDefaultMaxSyncResumes);  // what a step starts with
 
   std::vector<std::unique_ptr<KeptBase>> kept_;  // keep(): in order of making
+
+  // Injection tied with a timer: (the timer's sequence, the task to cancel
+  // when it fires). At most the scheduler's budget of entries; those of
+  // timers cancelled before firing stay, unused, until close().
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> tied_cancels_;
+  std::vector<InjectedCancel> injected_;
 
   ExceptionHandler exception_handler_;
   LoopObserver* observer_ = nullptr;

@@ -129,6 +129,7 @@ class FutureBase : public Pooled {
   // Marks the future cancelled with `cancelled_error` (a CancelledError) and schedules callbacks.
   void mark_cancelled(std::exception_ptr cancelled_error);
   void schedule_callbacks();
+  void schedule_callbacks_offering_grants();
   const char* state_name() const noexcept;
 
   EventLoop* loop_;

@@ -136,12 +136,18 @@ class TaskBase {
 
  private:
   friend class StepHandle;
+  friend class FutureBase;
   friend class simloop::EventLoop;
   void step();
   void schedule_step();
   // Asks the scheduler whether to cancel this task at the co_await it is
   // suspending at (only when its cancel_at_await point is on).
   void maybe_inject_cancel();
+  // Seeded injection after grant (scheduler.hpp): `granted`, the future it
+  // awaited, has completed and its step is queued.
+  void maybe_inject_cancel_after_grant(const FutureBase& granted);
+  // "file:line" of the co_await it is suspended at (or was created at).
+  std::string await_site() const;
   // The loop closes: destroy the frame, drop what the task waits on.
   void destroy_pending() noexcept;
 

@@ -43,6 +43,13 @@ class Ring {
     --size_;
     return v;
   }
+  // Inserts v before the i-th element (i <= size()), keeping the others in order.
+  void insert_at(std::size_t i, T v) {
+    assert(i <= size_);
+    push_back(v);
+    for (std::size_t k = size_ - 1; k > i; --k) (*this)[k] = (*this)[k - 1];
+    (*this)[i] = v;
+  }
 
  private:
   void grow() {

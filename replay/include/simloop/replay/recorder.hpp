@@ -4,7 +4,7 @@
 //
 // Contract:
 //  - RecordingScheduler wraps any Scheduler (any strategy): it forwards every
-//    question (choose, pick, callback_cost, external_delay, cancel_at_await)
+//    question (choose, pick, callback_cost, external_delay, inject_cancel, injection_victim)
 //    and records the answer as a Choice. It takes over the wrapped
 //    scheduler's choice points, so the loop asks the same questions.
 //    Answers that are not an index into a range (a callback's cost in ns, an
@@ -175,7 +175,8 @@ class RecordingScheduler final : public Scheduler {
   std::size_t pick(ChoiceKind kind, std::span<Handle* const> candidates) override;
   Duration callback_cost() override;
   std::uint32_t external_delay() override;
-  bool cancel_at_await(std::uint64_t task_id) override;
+  bool inject_cancel(Injection kind, std::uint64_t task_id) override;
+  std::size_t injection_victim(std::span<const std::uint64_t> task_ids) override;
   Scheduler& inner() noexcept { return *inner_; }
 
  private:
@@ -200,7 +201,8 @@ class ReplayScheduler final : public Scheduler {
   std::size_t pick(ChoiceKind kind, std::span<Handle* const> candidates) override;
   Duration callback_cost() override;
   std::uint32_t external_delay() override;
-  bool cancel_at_await(std::uint64_t task_id) override;
+  bool inject_cancel(Injection kind, std::uint64_t task_id) override;
+  std::size_t injection_victim(std::span<const std::uint64_t> task_ids) override;
 
  private:
   // The recorded answer for (kind, n), or nothing when the seeded strategy

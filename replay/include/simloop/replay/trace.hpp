@@ -28,7 +28,7 @@
 namespace simloop::replay {
 
 // Mirrors simloop::ChoiceKind (scheduler.hpp); recorder.cpp checks they agree.
-inline constexpr int kKindCount = 10;
+inline constexpr int kKindCount = 11;
 // The kind's name as in the file ("ready_order", ...); "unknown" out of range.
 const char* kind_name(std::uint8_t kind) noexcept;
 std::optional<std::uint8_t> kind_from_name(std::string_view name) noexcept;

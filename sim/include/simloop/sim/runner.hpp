@@ -47,6 +47,7 @@
 //  - options_from_env reads SIMLOOP_SEED, SIMLOOP_RUNS, SIMLOOP_STRATEGY,
 //    SIMLOOP_FIDELITY, SIMLOOP_PCT_DEPTH, SIMLOOP_MAX_STEPS, SIMLOOP_MAX_VTIME,
 //    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL, SIMLOOP_MAX_CANCELS,
+//    SIMLOOP_CANCEL_KINDS, SIMLOOP_CANCEL_HORIZON,
 //    SIMLOOP_ALLOW_BACKGROUND_TASKS,
 //    SIMLOOP_TIME_BUDGET, SIMLOOP_KEEP_GOING, SIMLOOP_REPORT_SWALLOWED_CANCEL
 //    and the shard variables; a bad
@@ -201,7 +202,9 @@ struct RunOutcome {
   Duration vtime{0};
   std::uint64_t choices = 0;
   std::uint32_t injected_cancels = 0;
-  std::string notes;  // what observers added (on_run_end)
+  std::uint64_t cancel_opportunities = 0;  // injection opportunities the run offered
+  std::string injections;                  // one line per injected cancel: kind, step, time, victim, where
+  std::string notes;                       // what observers added (on_run_end)
   bool failed() const noexcept { return failure != FailureKind::None; }
 };
 

@@ -98,11 +98,17 @@ struct SimOptions {
   // be held back up to max_external_delay iterations, with this probability.
   std::uint32_t max_external_delay = 3;
   double external_delay_probability = 0.1;
-  // Seeded cancellation injection: at each co_await, cancel the awaiting
-  // task with this probability (0: off, and the choice point is not asked),
-  // at most max_injected_cancels times per run, never a spared task.
+  // Seeded cancellation injection (docs/exploration.md): with probability p
+  // > 0 a run makes k = min(max_injected_cancels, Binomial(H, p)) cancels,
+  // at k of the first H injection opportunities, drawn uniformly, where H
+  // is cancel_horizon (0: the runner counts the opportunities of one run
+  // in asyncio's order; kDefaultCancelHorizon when nothing counted them).
+  // An opportunity is a moment of one of the kinds in injection_kinds
+  // (Scheduler::inject_cancel) for a task that is not spared.
   double cancel_probability = 0.0;
-  std::uint32_t max_injected_cancels = 1;
+  std::uint32_t max_injected_cancels = 2;
+  InjectionSet injection_kinds = kAllInjections;
+  std::uint64_t cancel_horizon = 0;
   // buggify() sites may fire (when false, buggify() is always false and
   // makes no choice).
   bool buggify = true;
@@ -112,6 +118,14 @@ struct SimOptions {
   std::uint32_t pct_depth = 3;
   std::uint64_t pct_horizon = 100;
 };
+
+inline constexpr std::uint64_t kDefaultCancelHorizon = 100;
+
+// "suspend,granted" for a set of injection kinds ("none" when empty).
+std::string describe_injections(InjectionSet kinds);
+// Parses a comma-separated list of kind names ("all" for every kind);
+// nothing when a name is unknown or the list is empty.
+std::optional<InjectionSet> parse_injections(std::string_view text);
 
 // A key for a handle that is the same in every run of the same program: the
 // task id for a task's step, else a hash of the call site's file name text
@@ -138,7 +152,8 @@ class SimScheduler : public Scheduler {
   std::size_t pick(ChoiceKind kind, std::span<Handle* const> candidates) final;
   Duration callback_cost() final;
   std::uint32_t external_delay() final;
-  bool cancel_at_await(std::uint64_t task_id) final;
+  bool inject_cancel(Injection kind, std::uint64_t task_id) final;
+  std::size_t injection_victim(std::span<const std::uint64_t> task_ids) final;
 
   // FoundationDB's BUGGIFY: a site (source location) is switched on with 25%
   // chance the first time it is hit in a run, then fires on 25% of its hits.
@@ -157,6 +172,8 @@ class SimScheduler : public Scheduler {
   // scenario's main task: cancelling it would only end the run).
   void spare_task(std::uint64_t task_id) { spared_.push_back(task_id); }
   std::uint32_t injected_cancels() const noexcept { return injected_cancels_; }
+  // Injection opportunities offered so far (a Cancel choice asked for each).
+  std::uint64_t cancel_opportunities() const noexcept { return cancel_opportunities_; }
   // The callback cost a CallbackCost value stands for.
   Duration cost_of(std::uint64_t value) const noexcept;
   std::uint64_t cost_levels() const noexcept { return cost_levels_; }
@@ -167,7 +184,8 @@ class SimScheduler : public Scheduler {
   virtual std::size_t draw_pick(ChoiceKind kind, std::span<Handle* const> candidates) {
     return static_cast<std::size_t>(draw(kind, candidates.size()));
   }
-  // The random shape of a choice: timing kinds mostly natural, the rest uniform.
+  // The random shape of a choice: timing kinds mostly natural, cancels at
+  // the run's planned opportunities, the rest uniform.
   std::uint64_t draw_shaped(Prng& prng, ChoiceKind kind, std::uint64_t n);
 
  private:
@@ -177,12 +195,18 @@ class SimScheduler : public Scheduler {
   SimOptions options_;
   Chance busy_;
   Chance external_delay_;
-  Chance cancel_;
+  Chance cancel_;  // per opportunity of the horizon, for the plan's count
   std::uint64_t cost_levels_ = 1;
   std::vector<ChoiceObserver*> observers_;
   std::uint64_t choices_made_ = 0;
+  bool spared(std::uint64_t task_id) const noexcept;
+  // The opportunities (0-based, sorted) that injection cancels at, drawn
+  // on the first Cancel choice of the run.
+  void draw_cancel_plan(Prng& prng);
   std::vector<std::uint64_t> spared_;
   std::uint32_t injected_cancels_ = 0;
+  std::uint64_t cancel_opportunities_ = 0;
+  std::optional<std::vector<std::uint64_t>> cancel_plan_;
   // buggify sites by (file, line, column): compared by content, so their
   // order never depends on addresses.
   std::map<std::tuple<std::string, std::uint32_t, std::uint32_t>, bool> buggify_sites_;
