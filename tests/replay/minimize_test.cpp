@@ -97,3 +97,49 @@ TEST(ReplayMinimize, SameFailureIgnoresNumbersAndLaterLines) {
 }
 
 }  // namespace
+
+namespace {
+
+// Fails when choice 2 is non-zero and choices 0 and 1 are both non-zero or
+// both zero: zeroing 0 or 1 alone (or dropping any one choice, which shifts
+// the rest) leaves the failure, zeroing them together keeps it.
+std::optional<Trace> paired_program(const std::vector<Choice>& guide) {
+  Trace t;
+  t.failure = "assertion: paired";
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    const std::uint64_t v = i < guide.size() && guide[i].value < 4 ? guide[i].value : 0;
+    t.choices.push_back(Choice{4, v, i, 5});
+  }
+  const bool a = t.choices[0].value != 0, b = t.choices[1].value != 0;
+  if (t.choices[2].value != 0 && a == b) return t;
+  return std::nullopt;
+}
+
+TEST(ReplayMinimize, ZeroesTwoChoicesThatOnlyGoTogether) {
+  Trace t;
+  t.failure = "assertion: paired";
+  for (std::uint64_t i = 0; i < 3; ++i) t.choices.push_back(Choice{4, 1, i, 5});
+  const MinimizeResult r = minimize(t, paired_program, MinimizeOptions{100});
+  EXPECT_EQ(r.original_size, 3u);
+  EXPECT_EQ(r.minimized_size, 1u);
+  EXPECT_NE(r.best.choices[2].value, 0u);
+}
+
+TEST(ReplayMinimize, LowersTheValuesItKeeps) {
+  // Fails whenever choice 0 is non-zero: the smallest such run asks value 1.
+  auto program = [](const std::vector<Choice>& guide) -> std::optional<Trace> {
+    Trace t;
+    t.failure = "assertion: any deviation";
+    t.choices.push_back(Choice{10, guide.empty() || guide[0].value >= 10 ? 0 : guide[0].value, 0, 5});
+    if (t.choices[0].value != 0) return t;
+    return std::nullopt;
+  };
+  Trace t;
+  t.failure = "assertion: any deviation";
+  t.choices.push_back(Choice{10, 7, 0, 5});
+  const MinimizeResult r = minimize(t, program, MinimizeOptions{100});
+  EXPECT_EQ(r.minimized_size, 1u);
+  EXPECT_EQ(r.best.choices[0].value, 1u);
+}
+
+}  // namespace

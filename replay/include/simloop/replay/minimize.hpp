@@ -9,9 +9,11 @@
 //    nothing: all choices zero; zeroing chunks of the non-zero choices
 //    (delta debugging, halving the chunk size down to single choices);
 //    dropping runs of consecutive choices that hold a non-zero one (halving
-//    likewise). A candidate is kept only when the
-//    run fails the same way and its (non-zero count, length) is smaller, so
-//    the result is never larger than the input.
+//    likewise); zeroing each pair of non-zero choices (runs with at most 16
+//    of them); lowering each remaining value to 1, else to half. A
+//    candidate is kept only when the run fails the same way and its
+//    (non-zero count, length, sum of values) is smaller, so the result is
+//    never larger than the input.
 //  - The budget counts oracle runs, not wall time, so minimization is itself
 //    deterministic: the same failing trace and budget give the same result.
 //  - The result's trace is the recording of an actual failing run (not the
