@@ -191,7 +191,7 @@ bool write_choices_file(const char* path, const std::string& prefix, std::uint64
     out.text("c ").number(last_step).text(" ").text(kind_name(ch.kind)).text(" ").number(ch.n).text(" ");
     out.number(ch.value).text("\n");
   }
-  out.text("digests 0\nevents 0\n");
+  out.text("digests 0\nevents 0\ninjections 0\n");
   const std::uint64_t sum = out.hash();
   out.text("checksum ").hex16(sum).text("\n");
   out.flush();
@@ -475,6 +475,9 @@ class GuideObserver final : public sim::RunObserver {
   }
   void after_callback(const EventLoop& l, const Handle& h, std::uint64_t step) override {
     recorder_.after_callback(l, h, step);
+  }
+  void on_injected_cancel(const EventLoop& l, const simloop::InjectedCancel& injected) override {
+    recorder_.on_injected_cancel(l, injected);
   }
   std::string on_run_end(const sim::RunContext&, const sim::RunOutcome&) override {
     recorder_.finish();

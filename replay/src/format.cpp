@@ -56,8 +56,10 @@ class Parser {
     next_line();
     expect_word(kMagic);
     const std::uint64_t version = read_uint("format version");
-    if (version != kFormatVersion) {
-      fail("format version " + std::to_string(version) + " is not supported (this simloop reads version " +
+    version_ = version;
+    t.format_version = static_cast<std::uint32_t>(version);
+    if (version != kFormatVersion && version != 1) {
+      fail("format version " + std::to_string(version) + " is not supported (this simloop reads versions 1 to " +
            std::to_string(kFormatVersion) + ")");
     }
     end_of_line();
@@ -130,6 +132,25 @@ class Parser {
       if (!t.events.empty() && e.step <= t.events.back().step) fail("event steps must increase");
       end_of_line();
       t.events.push_back(std::move(e));
+    }
+
+    if (version_ >= 2) {
+      const std::uint64_t ninjections = section_count("injections");
+      t.injections.reserve(ninjections);
+      for (std::uint64_t i = 0; i < ninjections; ++i) {
+        next_line_in_section("injections", ninjections, i);
+        expect_word("i");
+        InjectionRecord c;
+        c.step = read_uint("step");
+        c.vtime_ns = read_time();
+        c.kind = read_string("injection kind");
+        c.task_id = read_uint("task id");
+        c.task = read_string("task name");
+        c.where = read_string("where");
+        if (!t.injections.empty() && c.step < t.injections.back().step) fail("injection steps go backwards");
+        end_of_line();
+        t.injections.push_back(std::move(c));
+      }
     }
 
     // The checksum covers every byte before its own line.
@@ -350,6 +371,7 @@ class Parser {
   }
 
   std::string_view text_;
+  std::uint64_t version_ = kFormatVersion;
   const std::string& file_;
   std::string_view line_;
   std::size_t line_start_ = 0;  // offset of line_ in text_
@@ -438,7 +460,8 @@ std::string serialize(const Trace& t) {
     out.push_back('\n');
   };
   using std::to_string;
-  line({kMagic, to_string(kFormatVersion)});
+  const std::uint32_t version = t.format_version == 1 && t.injections.empty() ? 1 : kFormatVersion;
+  line({kMagic, to_string(version)});
   line({"simloop-version", quote(t.simloop_version)});
   line({"test", quote(t.test)});
   line({"strategy", quote(t.strategy)});
@@ -455,6 +478,13 @@ std::string serialize(const Trace& t) {
   for (const Event& e : t.events) {
     line({"e", to_string(e.step), to_string(e.vtime_ns), to_string(e.task_id), quote(e.task), quote(e.what),
           quote(e.suspended), to_string(e.choice_begin), to_string(e.choice_end)});
+  }
+  if (version >= 2) {
+    line({"injections", to_string(t.injections.size())});
+    for (const InjectionRecord& c : t.injections) {
+      line({"i", to_string(c.step), to_string(c.vtime_ns), quote(c.kind), to_string(c.task_id), quote(c.task),
+            quote(c.where)});
+    }
   }
   line({"checksum", hex16(fnv1a(out))});
   return out;

@@ -109,6 +109,7 @@ void Recorder::reset() {
   choices_.clear();
   digests_.clear();
   events_.clear();
+  injections_.clear();
   tasks_.clear();
   expected_digests_.clear();
   next_expected_ = 0;
@@ -261,6 +262,7 @@ Trace Recorder::trace(const RunInfo& info, std::string failure) const {
   t.failure = std::move(failure);
   t.choices = choices_;
   t.digests = digests_;
+  t.injections = injections_;
   const std::size_t first = events_.size() > kTimelineEvents ? events_.size() - kTimelineEvents : 0;
   t.events.reserve(events_.size() - first);
   for (std::size_t i = first; i < events_.size(); ++i) {
@@ -286,6 +288,19 @@ Trace Recorder::trace(const RunInfo& info, std::string failure) const {
     t.events.push_back(std::move(e));
   }
   return t;
+}
+
+void Recorder::on_injected_cancel(const EventLoop& loop, const simloop::InjectedCancel& injected) {
+  if (finished_) return;
+  (void)loop;
+  InjectionRecord c;
+  c.step = injected.step;
+  c.vtime_ns = injected.time.count();
+  c.kind = to_string(injected.kind);
+  c.task_id = injected.task_id;
+  c.task = injected.task;
+  c.where = injected.where;
+  injections_.push_back(std::move(c));
 }
 
 // ---- RecordingScheduler --------------------------------------------------------

@@ -103,8 +103,18 @@ std::string timeline(const Trace& t, bool all_choices) {
              format_choice(t.choices[next_choice]) + "\n";
     }
   };
+  // Injected cancels follow the step they happened in (or came after).
+  std::size_t next_injection = 0;
+  auto injections_upto = [&](std::uint64_t step) {
+    for (; next_injection < t.injections.size() && t.injections[next_injection].step <= step; ++next_injection) {
+      const InjectionRecord& c = t.injections[next_injection];
+      out += "                                      injected cancel (" + c.kind + "): task '" + c.task + "' " +
+             c.where + "\n";
+    }
+  };
   for (const Event& e : t.events) {
     loop_choices(e.choice_begin);
+    injections_upto(e.step == 0 ? 0 : e.step - 1);
     char head[96];
     std::snprintf(head, sizeof head, "%6llu  %-14s  %-12s  ", static_cast<unsigned long long>(e.step),
                   format_vtime(e.vtime_ns).c_str(), task_label(e).c_str());
@@ -114,9 +124,11 @@ std::string timeline(const Trace& t, bool all_choices) {
     const std::string made = choices_text(t, e.choice_begin, e.choice_end, all_choices);
     if (!made.empty()) out += "   [" + made + "]";
     out += "\n";
+    injections_upto(e.step);
     next_choice = std::max(next_choice, e.choice_end);
   }
   loop_choices(t.choices.size());
+  injections_upto(UINT64_MAX);
   return out;
 }
 

@@ -452,6 +452,10 @@ class RunGuard final : public LoopObserver {
     if (names_ != nullptr) names_->push_back(describe_step(h));
   }
 
+  void on_injected_cancel(const EventLoop& l, const InjectedCancel& injected) override {
+    for (RunObserver* obs : o_.observers) obs->on_injected_cancel(l, injected);
+  }
+
   void after_callback(const EventLoop& l, const Handle& h, std::uint64_t step) override {
     if (scenario_ != nullptr && scenario_->done()) loop_.halt();
     for (RunObserver* obs : o_.observers) obs->after_callback(l, h, step);

@@ -10,6 +10,7 @@
 
 #include <simloop/replay/explore.hpp>
 #include <simloop/replay/format.hpp>
+#include <simloop/replay/render.hpp>
 #include <simloop/simloop.hpp>
 
 #include "replay_fixtures.hpp"
@@ -249,6 +250,44 @@ TEST_F(ReplayExplore, OptionsRoundTrip) {
   EXPECT_THROW(apply_options("warp_drive=1", back), std::invalid_argument);
   EXPECT_THROW(apply_options("cancel_probability=2", back), std::invalid_argument);
   EXPECT_THROW(apply_options("max_steps=-1", back), std::invalid_argument);
+}
+
+// A worker that must never see a cancel: any injected cancel fails the run.
+Coro<void> cancel_intolerant(sim::SimLoop& loop) {
+  auto worker = [](int k) -> Coro<void> {
+    for (int i = 0; i < 3; ++i) co_await simloop::sleep(std::chrono::milliseconds(k));
+  };
+  std::vector<Task<void>> workers;
+  for (int k = 1; k <= 2; ++k) workers.push_back(loop.create_task(worker(k), "worker-" + std::to_string(k)));
+  co_await simloop::wait(workers);
+  for (Task<void>& t : workers) {
+    if (t.cancelled()) throw sim::AssertionFailed("a worker was cancelled");
+  }
+}
+
+// Each injected cancel is in the replay file and on the timeline, with its
+// kind, victim and where it was; the file replays exactly.
+TEST_F(ReplayExplore, InjectedCancelsAreRecordedAndShownOnTheTimeline) {
+  sim::RunnerOptions o = options();
+  o.test_name = "ReplayExplore.Injection";
+  o.sim.fidelity = sim::Fidelity::Asyncio;
+  o.sim.cancel_probability = 0.2;
+  const sim::ExploreResult r = replay::explore(&cancel_intolerant, o, env());
+  ASSERT_FALSE(r.ok());
+  const Trace t = load_trace(r.failure->files.replay_path);
+  ASSERT_EQ(t.injections.size(), r.failure->outcome.injected_cancels) << r.failure->report;
+  ASSERT_FALSE(t.injections.empty());
+  const InjectionRecord& first = t.injections.front();
+  EXPECT_TRUE(first.task == "worker-1" || first.task == "worker-2") << first.task;
+  EXPECT_FALSE(first.where.empty());
+  const std::string line = "injected cancel (" + first.kind + "): task '" + first.task + "' " + first.where;
+  EXPECT_NE(timeline(t).find(line), std::string::npos) << timeline(t);
+  EXPECT_NE(r.failure->report.find(first.kind + " at step " + std::to_string(first.step)), std::string::npos)
+      << r.failure->report;
+
+  const sim::ExploreResult again = replay::explore(&cancel_intolerant, o, env(r.failure->files.replay_path));
+  ASSERT_TRUE(again.failure);
+  EXPECT_NE(again.failure->report.find("reproduced exactly"), std::string::npos) << again.failure->report;
 }
 
 TEST(ReplayEnvTest, RefusesBadValuesNamingTheVariable) {

@@ -53,6 +53,21 @@ TEST(ReplayFormat, RoundTripsEveryField) {
   EXPECT_EQ(serialize(parse(text, kName)), text);
 }
 
+// Version 1 files, written before injections were recorded, are still read.
+TEST(ReplayFormat, ReadsVersionOneWithoutInjections) {
+  Trace t = sample_trace();
+  t.injections.clear();
+  std::string v1 = replace_once(serialize(t), "simloop-replay 2\n", "simloop-replay 1\n");
+  v1 = reseal(replace_once(v1, "injections 0\n", ""));
+  t.format_version = 1;
+  EXPECT_EQ(parse(v1, kName), t);
+  EXPECT_EQ(serialize(parse(v1, kName)), v1);  // canonical in its own version too
+  // A version 2 file must have the section.
+  t.format_version = kFormatVersion;
+  const ReplayFormatError e = parse_error(reseal(replace_once(serialize(t), "injections 0\n", "")));
+  EXPECT_NE(e.problem().find("injections"), std::string::npos) << e.what();
+}
+
 TEST(ReplayFormat, EmptyTraceRoundTrips) {
   Trace t;
   EXPECT_EQ(parse(serialize(t), kName), t);
@@ -60,7 +75,7 @@ TEST(ReplayFormat, EmptyTraceRoundTrips) {
 
 TEST(ReplayFormat, IsReadableText) {
   const std::string text = serialize(sample_trace());
-  EXPECT_EQ(text.rfind("simloop-replay 1\n", 0), 0u);
+  EXPECT_EQ(text.rfind("simloop-replay 2\n", 0), 0u);
   EXPECT_NE(text.find("\ntest \"Bank.DoubleWithdrawal\"\n"), std::string::npos);
   EXPECT_NE(text.find("\nc 3 ready_order 5 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("\nc 4 callback_cost 0 12345\n"), std::string::npos) << text;
@@ -128,10 +143,10 @@ TEST(ReplayDamaged, NotAReplayFile) {
 
 TEST(ReplayDamaged, WrongVersion) {
   const std::string good = serialize(sample_trace());
-  const ReplayFormatError e = parse_error(reseal(replace_once(good, "simloop-replay 1\n", "simloop-replay 2\n")));
-  EXPECT_NE(e.problem().find("format version 2 is not supported"), std::string::npos) << e.what();
+  const ReplayFormatError e = parse_error(reseal(replace_once(good, "simloop-replay 2\n", "simloop-replay 3\n")));
+  EXPECT_NE(e.problem().find("format version 3 is not supported"), std::string::npos) << e.what();
   EXPECT_EQ(e.line(), 1u);
-  const ReplayFormatError e0 = parse_error(replace_once(good, "simloop-replay 1\n", "simloop-replay 0\n"));
+  const ReplayFormatError e0 = parse_error(replace_once(good, "simloop-replay 2\n", "simloop-replay 0\n"));
   EXPECT_NE(e0.problem().find("format version 0"), std::string::npos) << e0.what();
 }
 

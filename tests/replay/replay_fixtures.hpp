@@ -28,6 +28,7 @@ inline simloop::replay::Trace sample_trace() {
   t.events = {Event{1, 0, 1, "main", "step of main", "x.cpp:12 in main()", 0, 1},
               Event{2, 0, 0, "", "callback at y.cpp:3", "", 1, 2},
               Event{3, 1000, 2, "Task-2", "step of Task-2 (resumed at z.cpp:9)", "done", 2, 2}};
+  t.injections = {InjectionRecord{2, 0, "granted", 2, "Task-2", "woken at the co_await at z.cpp:9: <Future finished>"}};
   return t;
 }
 

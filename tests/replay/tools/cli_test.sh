@@ -65,7 +65,7 @@ grep -q 'first divergent choice: #' "$WORK/diff.log" || fail "diff did not name 
 
 # 4. Damaged files: exit 2, the message names the file, the line and the problem.
 head -c 100 "$ORIG" >"$WORK/truncated.simloop-replay"
-sed 's/^simloop-replay 1$/simloop-replay 9/' "$ORIG" >"$WORK/version.simloop-replay"
+sed 's/^simloop-replay [0-9]*$/simloop-replay 9/' "$ORIG" >"$WORK/version.simloop-replay"
 printf 'hello, world\n' >"$WORK/foreign.simloop-replay"
 sed 's/^c \([0-9]*\) ready_order 2 1$/c \1 ready_order 2 0/' "$ORIG" >"$WORK/corrupt.simloop-replay"
 cmp -s "$ORIG" "$WORK/corrupt.simloop-replay" && fail "the corruption edit changed nothing"

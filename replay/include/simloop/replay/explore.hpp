@@ -85,6 +85,9 @@ class ReplayObserver final : public sim::RunObserver {
   void after_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) override {
     recorder_.after_callback(loop, handle, step);
   }
+  void on_injected_cancel(const EventLoop& loop, const simloop::InjectedCancel& injected) override {
+    recorder_.on_injected_cancel(loop, injected);
+  }
   std::string on_run_end(const sim::RunContext& ctx, const sim::RunOutcome& outcome) override;
   std::string on_run_crashed(const sim::RunContext& ctx, const sim::RunOutcome& outcome) override;
 

@@ -121,6 +121,7 @@ class Recorder final : public LoopObserver, public sim::ChoiceObserver {
 
   void before_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) override;
   void after_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) override;
+  void on_injected_cancel(const EventLoop& loop, const simloop::InjectedCancel& injected) override;
 
   // Used by ReplayScheduler's end-of-run check.
   struct ReplayCursor {
@@ -155,6 +156,7 @@ class Recorder final : public LoopObserver, public sim::ChoiceObserver {
   std::vector<Choice> choices_;
   std::vector<Digest> digests_;
   std::vector<RawEvent> events_;
+  std::vector<InjectionRecord> injections_;
   struct SeenTask {
     bool seen = false;                      // its first step was recorded
     std::optional<std::string> given_name;  // none: "Task-<id>"

@@ -11,6 +11,8 @@
 //  - Digests are stable hashes of loop state (step, virtual time, ready,
 //    timer and pending-task counts), never of addresses, taken every
 //    kDigestPeriod steps and once at the end of the run.
+//  - Injections are the cancels seeded injection made, in order, each at
+//    the step it happened in.
 //  - Events are the per-handle timeline: one per handle run, with the range
 //    [choice_begin, choice_end) of the choices made while it ran (and its
 //    callback cost, asked right after it).
@@ -60,10 +62,27 @@ struct Event {
   friend bool operator==(const Event&, const Event&) = default;
 };
 
-inline constexpr std::uint32_t kFormatVersion = 1;
+// A cancellation seeded injection made (simloop::InjectedCancel, as recorded): the
+// timeline shows it after the step it happened in.
+struct InjectionRecord {
+  std::uint64_t step = 0;  // handles run before it (the one running, if any)
+  std::int64_t vtime_ns = 0;
+  std::string kind;  // "suspend", "granted", "callback", "timer"
+  std::uint64_t task_id = 0;
+  std::string task;   // the victim's name
+  std::string where;  // what the victim was at
+  friend bool operator==(const InjectionRecord&, const InjectionRecord&) = default;
+};
+
+// Version 2 added the injections section; version 1 files (without it) are read too.
+inline constexpr std::uint32_t kFormatVersion = 2;
 inline constexpr std::uint64_t kDigestPeriod = 64;
 
 struct Trace {
+  // The layout it was read in (kFormatVersion when made here); serialize
+  // writes that one, so every accepted file serializes back to its bytes.
+  // A version 1 trace has no injections (it is written as version 2 if given some).
+  std::uint32_t format_version = kFormatVersion;
   std::string simloop_version;
   std::string test;      // "Suite.Name" (the gtest filter that selects it)
   std::string strategy;  // "random", "pct(3)", "fifo", ...
@@ -77,6 +96,7 @@ struct Trace {
   std::vector<Choice> choices;
   std::vector<Digest> digests;
   std::vector<Event> events;
+  std::vector<InjectionRecord> injections;
 
   // The size the minimizer reports: how many choices differ from 0.
   std::size_t nonzero_choices() const noexcept;

@@ -227,6 +227,8 @@ class RunObserver {
   virtual void after_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) {
     (void)loop, (void)handle, (void)step;
   }
+  // Seeded injection has just cancelled a task (LoopObserver::on_injected_cancel).
+  virtual void on_injected_cancel(const EventLoop& loop, const InjectedCancel& injected) { (void)loop, (void)injected; }
   // The run is over (the loop still open). Returned text is appended to the
   // failure report, if this run's failure is reported.
   virtual std::string on_run_end(const RunContext& ctx, const RunOutcome& outcome) {
