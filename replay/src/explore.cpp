@@ -227,7 +227,13 @@ ReplayObserver::ReplayObserver(sim::RunnerOptions& options, ReplayEnv env) : env
   options.total_shards = 1;
   options.shard_index = 0;
   options.check_determinism = false;
-  if (*strategy != sim::Strategy::List) options.strategy = *strategy;
+  // A bounded run is its list of choices (its deviations, natural choices
+  // everywhere else), not a function of a seed: the list strategy replays it.
+  if (*strategy == sim::Strategy::Bounded) {
+    options.strategy = sim::Strategy::List;
+  } else if (*strategy != sim::Strategy::List) {
+    options.strategy = *strategy;
+  }
   options.sim.fidelity = *fidelity;
   info_ = RunInfo{t.test, t.strategy, t.fidelity, t.seed};
   if (options.log != nullptr) {
