@@ -308,6 +308,14 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     }
     o.keep_going = t == "1";
   }
+  if (o.strategy == Strategy::Bounded && o.isolation == Isolation::Fork) {
+    throw ConfigError(
+        "SIMLOOP_ISOLATE=fork with SIMLOOP_STRATEGY=bounded: not supported (the enumeration needs each run's choices "
+        "in this process); use SIMLOOP_ISOLATE=none");
+  }
+  if (o.strategy == Strategy::Bounded && o.seed == 0) {
+    throw ConfigError("SIMLOOP_SEED=0 with SIMLOOP_STRATEGY=bounded: bounded runs are numbered from 1");
+  }
   // Sharding: SIMLOOP_* win over GTEST_* (gtest shards whole tests by the
   // latter; the former split one test's seeds without gtest noticing).
   const char* total_name = "SIMLOOP_TOTAL_SHARDS";

@@ -364,6 +364,10 @@ TEST(Bounded, EnvironmentSettings) {
           << e.what();
     }
   }
+  EXPECT_THROW((void)sim::options_from_env({}, env({{"SIMLOOP_STRATEGY", "bounded"}, {"SIMLOOP_ISOLATE", "fork"}})),
+               sim::ConfigError);
+  EXPECT_THROW((void)sim::options_from_env({}, env({{"SIMLOOP_STRATEGY", "bounded"}, {"SIMLOOP_SEED", "0"}})),
+               sim::ConfigError);
   sim::RunnerOptions forked = bounded(2);
   forked.isolation = sim::Isolation::Fork;
   EXPECT_THROW((void)sim::explore(watchdog(true), forked), sim::ConfigError);
