@@ -792,7 +792,11 @@ std::string failure_report(const ExploreResult& r, const RunnerOptions& o) {
 }
 
 ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
-  if (options.strategy == Strategy::Bounded) return explore_bounded(scenario, options);
+  if (options.strategy == Strategy::Bounded &&
+      std::none_of(options.observers.begin(), options.observers.end(),
+                   [](const RunObserver* obs) { return obs->supplies_every_run(); })) {
+    return explore_bounded(scenario, options);
+  }
   return explore_runs(scenario, options);
 }
 

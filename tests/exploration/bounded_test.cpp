@@ -313,6 +313,18 @@ TEST(Bounded, AFailureLeavesAReplayFileThatReproducesIt) {
   EXPECT_EQ(replayed.runs, 1u);
   ASSERT_FALSE(replayed.ok());
   EXPECT_EQ(replayed.failure->outcome.message, "the watchdog declared its peer dead at check 2");
+  EXPECT_NE(
+      replayed.failure->reproduce.find(
+          "SIMLOOP_SEED=5 SIMLOOP_RUNS=1 SIMLOOP_STRATEGY=bounded SIMLOOP_FIDELITY=asyncio SIMLOOP_MAX_DEVIATIONS=2"),
+      std::string::npos)
+      << replayed.failure->reproduce;
+  // The file keeps the exploration's K: run #5 is that run for K >= 2 only,
+  // so a replay configured with K = 1 still reproduces it as K = 2.
+  const sim::ExploreResult under_one = simloop::replay::explore(watchdog(false), bounded(1), again);
+  EXPECT_EQ(under_one.replay_verdict, sim::ReplayVerdict::Reproduced);
+  ASSERT_FALSE(under_one.ok());
+  EXPECT_NE(under_one.failure->reproduce.find("SIMLOOP_MAX_DEVIATIONS=2"), std::string::npos)
+      << under_one.failure->reproduce;
   // The fixed program follows the recorded schedule and passes.
   const sim::ExploreResult fixed = simloop::replay::explore(watchdog(true), bounded(2), again);
   EXPECT_EQ(fixed.replay_verdict, sim::ReplayVerdict::Passed);

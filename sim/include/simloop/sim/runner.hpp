@@ -218,6 +218,10 @@ class RunObserver {
     (void)ctx;
     return nullptr;
   }
+  // True when make_scheduler gives every run's scheduler (a replay): explore
+  // then runs the configured seeds with it, even under strategy bounded,
+  // instead of enumerating bounded runs around it.
+  virtual bool supplies_every_run() const { return false; }
   // Whether run ctx.run_index exists: the runner stops at the first run for
   // which an observer says no (the bounded enumeration ends before `runs`).
   virtual bool has_run(const RunContext& ctx) {
