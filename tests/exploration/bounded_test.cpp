@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -16,6 +17,7 @@
 #include <simloop/sim/bounded.hpp>
 #include <simloop/simloop.hpp>
 
+#include "racy_bugs.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -288,6 +290,45 @@ TEST(Bounded, TheReproduceLineRerunsOneRun) {
   const sim::ExploreResult rest = sim::explore_bounded(watchdog(true), fixed, &summary);
   EXPECT_EQ(rest.runs, 3u) << "runs #5..#7";
   EXPECT_TRUE(summary.exhausted) << summary.message;
+}
+
+TEST(Bounded, FindsEachRacyProgramWithOneDeviation) {
+  // The racy programs of racy_bugs.hpp, at their default options (callback
+  // costs on): K = 0 is asyncio's own order, which none of them fails in;
+  // each needs one deviation (a tie broken the other way, an event held
+  // back, a slow callback, a cancel), so K = 1 finds each.
+  struct Case {
+    const char* name;
+    sim::Scenario scenario;
+    sim::Fidelity fidelity;
+    double cancel;
+  };
+  const std::vector<Case> cases = {
+      {"double withdrawal", racy::double_withdrawal, sim::Fidelity::Asyncio, 0.0},
+      {"lost update", racy::lost_update, sim::Fidelity::Asyncio, 0.0},
+      {"dropped item", racy::dropped_item, sim::Fidelity::Asyncio, 0.0},
+      {"busy-loop expiry", racy::busy_loop_expiry, sim::Fidelity::Asyncio, 0.0},
+      {"start order", racy::start_order, sim::Fidelity::Chaos, 0.0},
+      {"leaky pool", racy::leaky_pool, sim::Fidelity::Asyncio, 0.2},
+  };
+  for (const Case& c : cases) {
+    sim::RunnerOptions o;
+    o.test_name = c.name;
+    o.strategy = sim::Strategy::Bounded;
+    o.runs = UINT64_MAX;
+    o.sim.fidelity = c.fidelity;
+    o.sim.cancel_probability = c.cancel;
+    o.log = nullptr;
+    o.max_deviations = 0;
+    sim::BoundedSummary natural;
+    EXPECT_TRUE(sim::explore_bounded(c.scenario, o, &natural).ok()) << c.name;
+    EXPECT_EQ(natural.runs_per_level, (std::vector<std::uint64_t>{1})) << c.name;
+    o.max_deviations = 1;
+    const sim::ExploreResult r = sim::explore_bounded(c.scenario, o);
+    ASSERT_FALSE(r.ok()) << c.name << " was not found within 1 deviation";
+    EXPECT_NE(r.failure->report.find(", 1 deviation(s) from asyncio's order"), std::string::npos) << r.failure->report;
+    std::printf("  bounded finds %s at run #%llu\n", c.name, static_cast<unsigned long long>(r.failure->seed));
+  }
 }
 
 TEST(Bounded, AFailureLeavesAReplayFileThatReproducesIt) {
