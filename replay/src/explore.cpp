@@ -59,11 +59,14 @@ std::string format_options(const sim::RunnerOptions& o) {
   return fmt::format(
       "max_callback_cost_ns={} busy_probability={:.17g} max_external_delay={} external_delay_probability={:.17g} "
       "cancel_probability={:.17g} max_injected_cancels={} buggify={} pct_depth={} pct_horizon={} max_steps={} "
-      "max_vtime_ns={} max_sync_resumes={} cancel_kinds={} cancel_horizon={}{}",
+      "max_vtime_ns={} max_sync_resumes={} cancel_kinds={} cancel_horizon={}{}{}",
       s.max_callback_cost.count(), s.busy_probability, s.max_external_delay, s.external_delay_probability,
       s.cancel_probability, s.max_injected_cancels, s.buggify ? 1 : 0, s.pct_depth, s.pct_horizon, o.max_steps,
       o.max_vtime.count(), o.max_sync_resumes, sim::describe_injections(s.injection_kinds), s.cancel_horizon,
-      o.report_swallowed_cancel ? " report_swallowed_cancel=1" : "");
+      o.report_swallowed_cancel ? " report_swallowed_cancel=1" : "",
+      // A bounded run's number means that run only for K at least its
+      // deviations: the file keeps the exploration's K for its reproduce line.
+      o.strategy == sim::Strategy::Bounded ? fmt::format(" max_deviations={}", o.max_deviations) : std::string());
 }
 
 void apply_options(const std::string& text, sim::RunnerOptions& o) {
@@ -129,6 +132,11 @@ void apply_options(const std::string& text, sim::RunnerOptions& o) {
       }
     } else if (key == "cancel_horizon") {
       o.sim.cancel_horizon = parse_u64(key, v);
+    } else if (key == "max_deviations") {
+      u32(o.max_deviations);
+      if (o.max_deviations > 64) {
+        throw std::invalid_argument("replay options: max_deviations=" + v + " is above 64 (as SIMLOOP_MAX_DEVIATIONS)");
+      }
     } else if (key == "report_swallowed_cancel") {
       if (v != "0" && v != "1") {
         throw std::invalid_argument("replay options: report_swallowed_cancel=" + v + " is not 0 or 1");
@@ -256,7 +264,9 @@ std::unique_ptr<sim::SimScheduler> ReplayObserver::make_scheduler(const sim::Run
   if (!replay_) return nullptr;
   const sim::RunnerOptions& o = *ctx.options;
   auto list = std::make_unique<sim::ListStrategy>(to_sim(replay_->choices), o.sim);
-  if (env_.continue_after_divergence && o.strategy != sim::Strategy::List) {
+  // A bounded run takes the natural choice wherever it does not deviate:
+  // carrying on after a divergence is the list's own natural choices.
+  if (env_.continue_after_divergence && o.strategy != sim::Strategy::List && o.strategy != sim::Strategy::Bounded) {
     list->set_fallback(sim::make_strategy(o.strategy, ctx.seed, o.sim));
   }
   divergence_context_.clear();

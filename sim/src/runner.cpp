@@ -12,6 +12,7 @@
 
 #include <simloop/detail/source_path.hpp>
 #include <simloop/primitive_errors.hpp>
+#include <simloop/sim/bounded.hpp>
 #include <simloop/sim/crash.hpp>
 #include <simloop/sim/variables.hpp>
 #include <simloop/task.hpp>
@@ -201,14 +202,23 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
   }
   if (const char* v = get("SIMLOOP_STRATEGY")) {
     auto s = parse_strategy(v);
-    if (!s) throw ConfigError(fmt::format("SIMLOOP_STRATEGY='{}': unknown strategy (use fifo, random or pct)", v));
+    if (!s) {
+      throw ConfigError(fmt::format("SIMLOOP_STRATEGY='{}': unknown strategy (use fifo, random, pct or bounded)", v));
+    }
     if (*s == Strategy::List) {
       throw ConfigError(fmt::format(
           "SIMLOOP_STRATEGY='{}': the list strategy replays a recorded run and cannot be chosen by name (use fifo, "
-          "random or pct; replay a run from its replay file)",
+          "random, pct or bounded; replay a run from its replay file)",
           v));
     }
     o.strategy = *s;
+    // bounded enumerates until exhausted unless SIMLOOP_RUNS limits it.
+    if (*s == Strategy::Bounded && getenv("SIMLOOP_RUNS") == nullptr) o.runs = UINT64_MAX - o.seed + (o.seed > 0);
+  }
+  if (const char* v = get("SIMLOOP_MAX_DEVIATIONS")) {
+    const std::uint64_t k = parse_count("SIMLOOP_MAX_DEVIATIONS", v, 0);
+    if (k > 64) throw ConfigError(fmt::format("SIMLOOP_MAX_DEVIATIONS='{}': must be at most 64", v));
+    o.max_deviations = static_cast<std::uint32_t>(k);
   }
   if (const char* v = get("SIMLOOP_FIDELITY")) {
     auto f = parse_fidelity(v);
@@ -309,6 +319,14 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     }
     o.keep_going = t == "1";
   }
+  if (o.strategy == Strategy::Bounded && o.isolation == Isolation::Fork) {
+    throw ConfigError(
+        "SIMLOOP_ISOLATE=fork with SIMLOOP_STRATEGY=bounded: not supported (the enumeration needs each run's choices "
+        "in this process); use SIMLOOP_ISOLATE=none");
+  }
+  if (o.strategy == Strategy::Bounded && o.seed == 0) {
+    throw ConfigError("SIMLOOP_SEED=0 with SIMLOOP_STRATEGY=bounded: bounded runs are numbered from 1");
+  }
   // Sharding: SIMLOOP_* win over GTEST_* (gtest shards whole tests by the
   // latter; the former split one test's seeds without gtest noticing).
   const char* total_name = "SIMLOOP_TOTAL_SHARDS";
@@ -342,7 +360,13 @@ std::string describe_config(const RunnerOptions& o) {
                                  to_string(o.strategy), to_string(o.sim.fidelity));
   if (o.strategy == Strategy::Pct)
     line += fmt::format(" pct_depth={} pct_horizon={}", o.sim.pct_depth, o.sim.pct_horizon);
-  line += fmt::format(" seeds={}..{} runs={}", o.seed, o.seed + o.runs - 1, o.runs);
+  if (o.strategy == Strategy::Bounded) {
+    line +=
+        fmt::format(" max_deviations={} runs=#{}..{}", o.max_deviations, o.seed,
+                    o.runs - 1 == UINT64_MAX - o.seed ? std::string("all") : fmt::format("#{}", o.seed + o.runs - 1));
+  } else {
+    line += fmt::format(" seeds={}..{} runs={}", o.seed, o.seed + o.runs - 1, o.runs);
+  }
   if (o.total_shards > 1) line += fmt::format(" shard={}/{}", o.shard_index, o.total_shards);
   line += fmt::format(" max_steps={} max_vtime={}", o.max_steps, format_duration(o.max_vtime));
   if (o.max_sync_resumes != RunnerOptions{}.max_sync_resumes)
@@ -369,12 +393,13 @@ std::string reproduce_command(const RunnerOptions& o, std::uint64_t seed) {
   // exploration when not given): the one run needs no counting run.
   const bool injecting = o.sim.cancel_probability > 0 && o.sim.max_injected_cancels > 0;
   if (injecting && o.sim.cancel_horizon > 0) cmd += fmt::format(" SIMLOOP_CANCEL_HORIZON={}", o.sim.cancel_horizon);
+  if (o.strategy == Strategy::Bounded) cmd += fmt::format(" SIMLOOP_MAX_DEVIATIONS={}", o.max_deviations);
   // Other settings taken from the environment come along; the seed range and
   // the shards do not (one seed, one process).
   for (const std::string& kv : o.from_env) {
     static constexpr std::string_view skip[] = {
-        "SIMLOOP_SEED=",      "SIMLOOP_RUNS=",       "SIMLOOP_STRATEGY=",      "SIMLOOP_FIDELITY=",
-        "SIMLOOP_PCT_DEPTH=", "SIMLOOP_KEEP_GOING=", "SIMLOOP_CANCEL_HORIZON="};
+        "SIMLOOP_SEED=",      "SIMLOOP_RUNS=",       "SIMLOOP_STRATEGY=",       "SIMLOOP_FIDELITY=",
+        "SIMLOOP_PCT_DEPTH=", "SIMLOOP_KEEP_GOING=", "SIMLOOP_CANCEL_HORIZON=", "SIMLOOP_MAX_DEVIATIONS="};
     if (std::none_of(std::begin(skip), std::end(skip), [&](std::string_view p) { return kv.starts_with(p); })) {
       cmd += ' ';
       cmd += kv;
@@ -817,7 +842,16 @@ std::uint64_t count_cancel_horizon(const Scenario& scenario, const RunnerOptions
 }
 }  // namespace
 
-ExploreResult explore(const Scenario& scenario, const RunnerOptions& given) {
+ExploreResult explore(const Scenario& scenario, const RunnerOptions& options) {
+  if (options.strategy == Strategy::Bounded &&
+      std::none_of(options.observers.begin(), options.observers.end(),
+                   [](const RunObserver* obs) { return obs->supplies_every_run(); })) {
+    return explore_bounded(scenario, options);
+  }
+  return explore_runs(scenario, options);
+}
+
+ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given) {
   if (given.runs == 0) throw ConfigError("explore: runs must be at least 1");
   if (given.runs - 1 > UINT64_MAX - given.seed) {
     throw ConfigError(
@@ -835,7 +869,7 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& given) {
   crash::begin_exploration(given);
   const bool count_horizon = given.sim.cancel_probability > 0 && given.sim.max_injected_cancels > 0 &&
                              given.sim.cancel_horizon == 0 && given.strategy != Strategy::List &&
-                             given.strategy != Strategy::Fifo;
+                             given.strategy != Strategy::Fifo && given.strategy != Strategy::Bounded;
   RunnerOptions with_horizon;
   if (count_horizon) {
     with_horizon = given;
@@ -855,6 +889,11 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& given) {
   const auto started = std::chrono::steady_clock::now();
   for (std::uint64_t i = options.shard_index; i < options.runs; i += options.total_shards) {
     const std::uint64_t seed = options.seed + i;
+    const RunContext ctx{&options, seed, i, 1};
+    if (std::any_of(options.observers.begin(), options.observers.end(),
+                    [&](RunObserver* obs) { return !obs->has_run(ctx); })) {
+      break;
+    }
     if (options.time_budget && result.runs > 0 && std::chrono::steady_clock::now() - started >= *options.time_budget) {
       result.budget_spent = true;
       result.next_seed = options.seed + (i - options.shard_index);  // this shard's next run, at the same index
@@ -872,7 +911,6 @@ ExploreResult explore(const Scenario& scenario, const RunnerOptions& given) {
       return result;
     }
     crash::set_run(seed, result.runs + 1);
-    RunContext ctx{&options, seed, i, 1};
     RunOutcome outcome;
     if (options.isolation == Isolation::Fork) {
       outcome = run_in_child([&] { return run_seed(scenario, options, ctx); });

@@ -22,6 +22,7 @@ const char* to_string(Strategy s) noexcept {
     case Strategy::Random: return "random";
     case Strategy::Pct: return "pct";
     case Strategy::List: return "list";
+    case Strategy::Bounded: return "bounded";
   }
   return "unknown";
 }
@@ -37,6 +38,7 @@ std::optional<Strategy> parse_strategy(std::string_view text) noexcept {
   if (text == "random") return Strategy::Random;
   if (text == "pct") return Strategy::Pct;
   if (text == "list") return Strategy::List;
+  if (text == "bounded") return Strategy::Bounded;
   return std::nullopt;
 }
 
@@ -315,10 +317,13 @@ std::unique_ptr<SimScheduler> make_strategy(Strategy strategy, std::uint64_t see
     case Strategy::Fifo: return std::make_unique<FifoStrategy>(options);
     case Strategy::Random: return std::make_unique<RandomStrategy>(seed, options);
     case Strategy::Pct: return std::make_unique<PctStrategy>(seed, options);
-    case Strategy::List: break;
+    case Strategy::List:
+    case Strategy::Bounded: break;
   }
-  throw Error(
-      fmt::format("make_strategy: strategy '{}' cannot be built from a seed; give it its list", to_string(strategy)));
+  throw Error(fmt::format(
+      "make_strategy: strategy '{}' cannot be built from a seed; give it its list (bounded: its enumeration builds "
+      "each run)",
+      to_string(strategy)));
 }
 
 }  // namespace simloop::sim

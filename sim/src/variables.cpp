@@ -22,18 +22,26 @@ constexpr std::array kVariables = {
                 "the first seed explored: the runs use seeds SEED, SEED+1, ...; in a SIMLOOP_PROPERTY it is mixed "
                 "with the property's name into rapidcheck's seed (unless RC_PARAMS sets seed=)",
                 "1", "an integer from 0 to 2^64-1; SEED+RUNS-1 must not pass 2^64-1", kRunnerAndProperties},
-    VariableDoc{"SIMLOOP_RUNS", "how many seeds to run, over all shards", "100 (the demo bug_hunt: 1000)",
-                "an integer, at least 1", kRunner},
+    VariableDoc{"SIMLOOP_RUNS",
+                "how many seeds to run, over all shards; under bounded, the most runs of the enumeration to run "
+                "(from run number SIMLOOP_SEED)",
+                "100 (the demo bug_hunt: 1000; bounded: every run)", "an integer, at least 1", kRunner},
     VariableDoc{"SIMLOOP_STRATEGY",
                 "how a run answers the loop's choices: fifo always takes the natural one (asyncio's own order), "
-                "random draws them from a PRNG seeded by the run's seed, pct is probabilistic concurrency testing",
-                "random", "fifo, random or pct", kRunner},
+                "random draws them from a PRNG seeded by the run's seed, pct is probabilistic concurrency testing, "
+                "bounded runs every run with at most SIMLOOP_MAX_DEVIATIONS non-zero choices (a run's seed is then "
+                "its run number)",
+                "random", "fifo, random, pct or bounded", kRunner},
     VariableDoc{"SIMLOOP_FIDELITY",
                 "which choice points are explored: asyncio only what a real asyncio loop can do; chaos also "
                 "reorders each iteration's ready callbacks (orders asyncio never produces)",
                 "asyncio", "asyncio or chaos", kRunner},
     VariableDoc{"SIMLOOP_PCT_DEPTH", "the bug depth d the pct strategy targets (d-1 priority change points per run)",
                 "3", "an integer from 1 to 64", kRunner},
+    VariableDoc{"SIMLOOP_MAX_DEVIATIONS",
+                "the bounded strategy's K: it runs every run with at most K non-zero choices (deviations from "
+                "asyncio's order), K = 0, 1, ... up to this",
+                "2", "an integer from 0 to 64", kRunner},
     VariableDoc{"SIMLOOP_MAX_STEPS", "callbacks per run before the run fails as a livelock (the step budget)",
                 "1000000", "an integer; 0 means no limit", kRunner},
     VariableDoc{"SIMLOOP_MAX_VTIME", "virtual time per run before the run fails (the virtual-time budget)", "8760h",

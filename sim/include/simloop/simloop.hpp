@@ -22,6 +22,7 @@
 #include <simloop/replay/render.hpp>
 #include <simloop/replay/session.hpp>
 #include <simloop/shield.hpp>
+#include <simloop/sim/bounded.hpp>
 #include <simloop/sim/choices.hpp>
 #include <simloop/sim/random.hpp>
 #include <simloop/sim/runner.hpp>

@@ -26,7 +26,10 @@
 //        choice (position, step, expected and actual, the task and handle
 //        running). SIMLOOP_REPLAY_CONTINUE=1 carries on under the seeded
 //        strategy after a divergence (a continued run that then fails on
-//        its own is saved as "<test>-seed<seed>.continued.simloop-replay").
+//        its own is saved as "<test>-seed<seed>.continued.simloop-replay");
+//        a bounded file carries on with natural choices, as bounded runs do
+//        past their deviations, and replays without enumerating (the file's
+//        run number and K give its reproduce line).
 //  - A bad variable or a bad replay file is refused before any run
 //    (std::invalid_argument or ReplayFormatError naming it).
 #pragma once
@@ -77,6 +80,7 @@ class ReplayObserver final : public sim::RunObserver {
   std::string minimize_and_save(const sim::Scenario& scenario, const sim::RunnerOptions& options,
                                 const std::string& signature = {}, sim::FailureFiles* files = nullptr);
 
+  bool supplies_every_run() const override { return replaying(); }
   std::unique_ptr<sim::SimScheduler> make_scheduler(const sim::RunContext& ctx) override;
   void on_run_start(const sim::RunContext& ctx, sim::SimLoop& loop, sim::SimScheduler& scheduler) override;
   void before_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) override {

@@ -49,8 +49,8 @@
 //    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL, SIMLOOP_MAX_CANCELS,
 //    SIMLOOP_CANCEL_KINDS, SIMLOOP_CANCEL_HORIZON,
 //    SIMLOOP_ALLOW_BACKGROUND_TASKS,
-//    SIMLOOP_TIME_BUDGET, SIMLOOP_KEEP_GOING, SIMLOOP_REPORT_SWALLOWED_CANCEL
-//    and the shard variables; a bad
+//    SIMLOOP_TIME_BUDGET, SIMLOOP_KEEP_GOING, SIMLOOP_REPORT_SWALLOWED_CANCEL,
+//    SIMLOOP_MAX_DEVIATIONS and the shard variables; a bad
 //    value raises ConfigError naming the variable, before any run.
 #pragma once
 
@@ -102,7 +102,11 @@ enum class Isolation : std::uint8_t { None, Fork };
 struct RunnerOptions {
   std::uint64_t seed = 1;    // the first seed (SIMLOOP_SEED)
   std::uint64_t runs = 100;  // seeds to run, over all shards (SIMLOOP_RUNS)
+  // bounded: seed is the first run number and runs the most runs
+  // (sim/bounded.hpp); from the environment, SIMLOOP_RUNS unset means all.
   Strategy strategy = Strategy::Random;
+  // bounded: the most non-zero choices per run, K (SIMLOOP_MAX_DEVIATIONS).
+  std::uint32_t max_deviations = 2;
   SimOptions sim;                                     // fidelity, pct depth, cancellation, ...
   std::uint64_t max_steps = 1'000'000;                // callbacks per run; 0: no limit
   Duration max_vtime = std::chrono::hours(24 * 365);  // virtual time per run; 0: no limit
@@ -216,6 +220,16 @@ class RunObserver {
   virtual std::unique_ptr<SimScheduler> make_scheduler(const RunContext& ctx) {
     (void)ctx;
     return nullptr;
+  }
+  // True when make_scheduler gives every run's scheduler (a replay): explore
+  // then runs the configured seeds with it, even under strategy bounded,
+  // instead of enumerating bounded runs around it.
+  virtual bool supplies_every_run() const { return false; }
+  // Whether run ctx.run_index exists: the runner stops at the first run for
+  // which an observer says no (the bounded enumeration ends before `runs`).
+  virtual bool has_run(const RunContext& ctx) {
+    (void)ctx;
+    return true;
   }
   // The loop is built, the scenario not yet started.
   virtual void on_run_start(const RunContext& ctx, SimLoop& loop, SimScheduler& scheduler) {
@@ -334,6 +348,10 @@ std::string describe_config(const RunnerOptions& options);
 std::string reproduce_command(const RunnerOptions& options, std::uint64_t seed);
 
 ExploreResult explore(const Scenario& scenario, const RunnerOptions& options);
+// The runner's loop itself, whatever the strategy: explore() is this, except
+// that strategy bounded goes through explore_bounded (sim/bounded.hpp),
+// which drives this loop over its enumeration.
+ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& options);
 
 // Runs `run` in a forked child and returns its outcome; a child killed by a
 // signal (or ending without reporting) gives FailureKind::Crash naming the
