@@ -23,6 +23,11 @@
 //    default), using the same binary-heap algorithm as Python's heapq, so
 //    ties come out in the same order as in CPython and on every platform.
 //    LifoQueue pops the most recently put item first.
+//  - Liveness (EventLoop::lost_wakeups(), docs/primitives.md): with no
+//    wakeup in flight, no getter is parked on a non-empty queue, no putter on
+//    one that is not full, and no waiter of either kind on a shut-down one.
+//    A queue records where it was made (the constructor's last argument) for
+//    the reports; so does its join() event.
 //  - A queue binds to the loop it is first used on (ForeignLoopError from
 //    another loop). Queues are neither copyable nor movable and must outlive
 //    the coroutines using them.
@@ -31,6 +36,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <source_location>
 #include <string>
 #include <utility>
 #include <vector>
@@ -135,12 +141,23 @@ class HeapStore {
   [[no_unique_address]] Compare less_{};
 };
 
+// The name a liveness report gives a queue over `Store`.
+template <class Store>
+inline constexpr const char* queue_kind = "Queue";
+template <class T>
+inline constexpr const char* queue_kind<LifoStore<T>> = "LifoQueue";
+template <class T, class Compare>
+inline constexpr const char* queue_kind<HeapStore<T, Compare>> = "PriorityQueue";
+
 }  // namespace detail
 
 template <class T, class Store>
-class BasicQueue : private detail::LoopBound {
+class BasicQueue : private detail::Watched {
  public:
-  explicit BasicQueue(long maxsize = 0) : maxsize_(maxsize) { finished_.set(); }
+  explicit BasicQueue(long maxsize = 0, std::source_location where = std::source_location::current())
+      : Watched(where), maxsize_(maxsize), finished_(where) {
+    finished_.set();
+  }
   BasicQueue(const BasicQueue&) = delete;
   BasicQueue& operator=(const BasicQueue&) = delete;
 
@@ -252,8 +269,33 @@ class BasicQueue : private detail::LoopBound {
     out += '>';
     return out;
   }
+  using Watched::created_at;
 
  private:
+  friend struct detail::PrimitiveFaults;
+  void check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const override {
+    const char* kind = detail::queue_kind<Store>;
+    if (any_parked(getters_)) {
+      if (is_shutdown_) {
+        add_finding(loop, out, kind, repr(),
+                    "it is shut down, yet getters are parked on it (a shutdown that woke nobody)", getters_);
+      } else if (!empty()) {
+        add_finding(loop, out, kind, repr(),
+                    fmt::format("it holds {} item(s), yet getters are parked on it (a put that woke nobody)", qsize()),
+                    getters_);
+      }
+    }
+    if (any_parked(putters_)) {
+      if (is_shutdown_) {
+        add_finding(loop, out, kind, repr(),
+                    "it is shut down, yet putters are parked on it (a shutdown that woke nobody)", putters_);
+      } else if (!full()) {
+        add_finding(loop, out, kind, repr(), "it is not full, yet putters are parked on it (a get that woke nobody)",
+                    putters_);
+      }
+    }
+  }
+
   // Wakes the first waiter not done yet, dropping the done ones before it.
   static void wakeup_next(std::deque<Future<void>>& waiters) {
     while (!waiters.empty()) {
