@@ -591,7 +591,7 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
       finished && options.check_liveness && pending > 0 ? loop.lost_wakeups() : std::vector<LostWakeup>{};
   if (finished) {
     if (!lost.empty()) {
-      fail(FailureKind::LostWakeup, describe_lost_wakeups(lost, "when the scenario finished"));
+      fail(FailureKind::LostWakeup, describe_lost_wakeups(lost, "the scenario finished"));
     } else if (options.fail_on_pending_tasks && pending > 0) {
       fail(FailureKind::PendingTasks, describe_outlivers(loop));
     } else if (options.fail_on_live_timers && pending == 0 && loop.timer_count() > 0) {
