@@ -17,6 +17,8 @@ namespace simloop::detail {
 struct PrimitiveFaults {
   // release() without waking the first waiter.
   static void release_without_wakeup(Lock& lock) { lock.locked_ = false; }
+  // The lock a Condition waits with (its own, unless it was given one).
+  static Lock& lock_of(Condition& condition) { return *condition.lock_; }
   // set() without waking the waiters.
   static void set_without_wakeup(Event& event) { event.value_ = true; }
   // release() of a Semaphore or BoundedSemaphore without waking a waiter.

@@ -204,6 +204,7 @@ class Condition : private detail::LoopBound {
   std::string repr() const;
 
  private:
+  friend struct detail::PrimitiveFaults;
   void notify_unlocked(std::size_t n);
   std::unique_ptr<Lock> own_lock_;
   Lock* lock_;
