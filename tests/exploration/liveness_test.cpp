@@ -9,7 +9,8 @@
 //    scenario with the real operation passes;
 //  - correct use of every primitive by contending workers, under seeded
 //    cancellation injection, random and pct, asyncio and chaos fidelity,
-//    never trips it (nor any other detector) over 500 seeds each.
+//    never trips it (nor any other detector) over 500 seeds each;
+//  - replay files carry the switch.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -21,11 +22,14 @@
 #include <fmt/format.h>
 
 #include <simloop/detail/source_path.hpp>
+#include <simloop/replay/explore.hpp>
+#include <simloop/replay/format.hpp>
 #include <simloop/simloop.hpp>
 
 #include "support/contended_workloads.hpp"
 #include "support/primitive_faults.hpp"
 #include "support/quiet_runner.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -339,6 +343,35 @@ TEST(Liveness, EnvironmentVariable) {
   EXPECT_THROW(sim::options_from_env({}, env_of("yes")), sim::ConfigError);
   const sim::RunnerOptions o = sim::options_from_env({}, env_of("0"));
   EXPECT_NE(sim::reproduce_command(o, 3).find("SIMLOOP_CHECK_LIVENESS=0"), std::string::npos);
+}
+
+// A replay file carries the switch when it is off, so a deadlock recorded
+// without the detector replays as that deadlock; a lost wakeup replays as one.
+TEST(Liveness, ReplayFilesCarryTheSwitch) {
+  simloop::testing::ScopedTempDir tmp("liveness-replay");
+  simloop::replay::ReplayEnv env;
+  env.dir = (tmp.path() / "replays").string();
+  env.minimize_runs = 0;
+  unsigned line = 0;
+  const sim::Scenario scenario = cases().front().scenario(Ending::Await, true, &line);
+  for (bool check : {false, true}) {
+    SCOPED_TRACE(check);
+    sim::RunnerOptions o = simloop::testing::quiet_fifo_runner();
+    o.test_name = check ? "Liveness.ReplayOn" : "Liveness.ReplayOff";
+    o.check_liveness = check;
+    const sim::ExploreResult r = simloop::replay::explore(scenario, o, env);
+    ASSERT_TRUE(r.failure);
+    EXPECT_EQ(r.failure->outcome.failure, check ? sim::FailureKind::LostWakeup : sim::FailureKind::Deadlock);
+    const simloop::replay::Trace t = simloop::replay::load_trace(r.failure->files.replay_path);
+    EXPECT_EQ(t.options.find("check_liveness=0") != std::string::npos, !check) << t.options;
+    simloop::replay::ReplayEnv again = env;
+    again.replay_file = r.failure->files.replay_path;
+    sim::RunnerOptions plain;
+    plain.log = nullptr;
+    plain.test_name = o.test_name;
+    const sim::ExploreResult replayed = simloop::replay::explore(scenario, plain, again);
+    EXPECT_EQ(replayed.replay_verdict, sim::ReplayVerdict::Reproduced);
+  }
 }
 
 // ---- correct use never trips it --------------------------------------------------
