@@ -289,7 +289,9 @@ class Watched : public LoopBound, private WatchLink {
 
  protected:
   explicit Watched(std::source_location created_at) noexcept : created_at_(created_at) {}
-  ~Watched() {
+  // Virtual: primitives have virtual functions (check_liveness), and some
+  // are deleted through a pointer (a Condition's own Lock).
+  virtual ~Watched() {
     if (next != nullptr) {
       prev->next = next;
       next->prev = prev;
