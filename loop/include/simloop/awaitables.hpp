@@ -276,6 +276,11 @@ class LoopBound {
 // buggy primitive would leave (declared here, defined only by such tests).
 struct PrimitiveFaults;
 
+struct QueueView;
+class Watched;
+void check_queue_liveness(const Watched& queue, const EventLoop& loop, std::vector<LostWakeup>& out, const QueueView& q,
+                          const std::deque<Future<void>>& getters, const std::deque<Future<void>>& putters);
+
 // A primitive the liveness check watches. Binding (the first park: the fast
 // paths never bind) links it into its loop's list; the destructor unlinks it,
 // and a loop destroyed first lets go of it. Primitives are neither copyable
@@ -297,6 +302,7 @@ class Watched : public LoopBound, private WatchLink {
       next->prev = prev;
     }
   }
+  // LoopBound::get_loop, and on the first binding joins the loop's list.
   EventLoop& get_loop(const char* what) {
     EventLoop& loop = LoopBound::get_loop(what);
     if (next == nullptr) [[unlikely]]
@@ -318,6 +324,8 @@ class Watched : public LoopBound, private WatchLink {
 
  private:
   friend class simloop::EventLoop;
+  friend void check_queue_liveness(const Watched&, const EventLoop&, std::vector<LostWakeup>&, const QueueView&,
+                                   const std::deque<Future<void>>&, const std::deque<Future<void>>&);
   std::source_location created_at_;
 };
 

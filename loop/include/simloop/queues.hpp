@@ -141,6 +141,22 @@ class HeapStore {
   [[no_unique_address]] Compare less_{};
 };
 
+// What a queue's repr() and its liveness check read, outside the template
+// (their formatting is compiled once, in the library, not in every user).
+struct QueueView {
+  const char* kind;  // "Queue", "PriorityQueue", "LifoQueue"
+  long maxsize;
+  std::size_t qsize;
+  std::size_t unfinished_tasks;
+  bool full;
+  bool shutdown;
+};
+std::string queue_repr(const QueueView& q, std::size_t getters, std::size_t putters);
+// Appends a finding for parked getters (the queue holds items or is shut
+// down) and one for parked putters (it is not full or is shut down).
+void check_queue_liveness(const Watched& queue, const EventLoop& loop, std::vector<LostWakeup>& out, const QueueView& q,
+                          const std::deque<Future<void>>& getters, const std::deque<Future<void>>& putters);
+
 // The name a liveness report gives a queue over `Store`.
 template <class Store>
 inline constexpr const char* queue_kind = "Queue";
@@ -259,41 +275,16 @@ class BasicQueue : private detail::Watched {
   }
 
   // e.g. "<Queue maxsize=2 _getters[1] tasks=3 shutdown>" (no item values).
-  std::string repr() const {
-    std::string out = fmt::format("<Queue maxsize={}", maxsize_);
-    if (!empty()) out += fmt::format(" qsize={}", qsize());
-    if (!getters_.empty()) out += fmt::format(" _getters[{}]", getters_.size());
-    if (!putters_.empty()) out += fmt::format(" _putters[{}]", putters_.size());
-    if (unfinished_tasks_ > 0) out += fmt::format(" tasks={}", unfinished_tasks_);
-    if (is_shutdown_) out += " shutdown";
-    out += '>';
-    return out;
-  }
+  std::string repr() const { return detail::queue_repr(view(), getters_.size(), putters_.size()); }
   using Watched::created_at;
 
  private:
   friend struct detail::PrimitiveFaults;
+  detail::QueueView view() const noexcept {
+    return {detail::queue_kind<Store>, maxsize_, qsize(), unfinished_tasks_, full(), is_shutdown_};
+  }
   void check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const override {
-    const char* kind = detail::queue_kind<Store>;
-    if (any_parked(getters_)) {
-      if (is_shutdown_) {
-        add_finding(loop, out, kind, repr(),
-                    "it is shut down, yet getters are parked on it (a shutdown that woke nobody)", getters_);
-      } else if (!empty()) {
-        add_finding(loop, out, kind, repr(),
-                    fmt::format("it holds {} item(s), yet getters are parked on it (a put that woke nobody)", qsize()),
-                    getters_);
-      }
-    }
-    if (any_parked(putters_)) {
-      if (is_shutdown_) {
-        add_finding(loop, out, kind, repr(),
-                    "it is shut down, yet putters are parked on it (a shutdown that woke nobody)", putters_);
-      } else if (!full()) {
-        add_finding(loop, out, kind, repr(), "it is not full, yet putters are parked on it (a get that woke nobody)",
-                    putters_);
-      }
-    }
+    detail::check_queue_liveness(*this, loop, out, view(), getters_, putters_);
   }
 
   // Wakes the first waiter not done yet, dropping the done ones before it.
