@@ -133,6 +133,7 @@ EventLoop::EventLoop(LoopParts parts)
   if (!selector_) selector_ = std::make_unique<SleepingSelector>();
   if (!scheduler_) scheduler_ = std::make_unique<FifoScheduler>();
   points_ = scheduler_->points();
+  watched_.prev = watched_.next = &watched_;
   selector_->attach(*this);
   if (executor_) executor_->attach(*this);
 }
@@ -143,6 +144,8 @@ EventLoop::~EventLoop() {
   }
   running_ = false;
   close();
+  // Primitives that outlive the loop must not unlink from a dead list.
+  unwatch_all();
 }
 
 EventLoop& EventLoop::running_or_throw(const char* what) {
@@ -286,10 +289,14 @@ bool EventLoop::quiescent() const {
 }
 
 void EventLoop::raise_deadlock() {
+  // A lost wakeup usually ends here: say which primitive lost it.
+  std::string lost;
+  for (const LostWakeup& w : lost_wakeups()) lost += fmt::format("  {}\n", w.describe());
+  if (!lost.empty()) lost = "Lost wakeups (a primitive could admit a task parked on it):\n" + lost;
   throw DeadlockError(fmt::format(
       "deadlock at virtual time {}ns: nothing is ready, no timer is armed and no external event can arrive, "
-      "but run_until_complete's future is not done. Pending tasks:\n{}",
-      clock_->now().count(), dump_tasks()));
+      "but run_until_complete's future is not done. Pending tasks:\n{}{}",
+      clock_->now().count(), dump_tasks(), lost));
 }
 
 void EventLoop::run_once() {
@@ -313,6 +320,7 @@ void EventLoop::run_once() {
   halting_ = false;  // halt() ends the iteration it is called in, not this one
   ++iterations_;
   drop_cancelled_timers_if_any();
+  if (ready_.empty() && observer_ != nullptr) observer_->on_idle(*this);
 
   std::optional<Duration> timeout;
   if (!ready_.empty() || stopping_ || !held_external_.empty()) {

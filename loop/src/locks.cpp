@@ -56,6 +56,13 @@ Coro<Held<Lock>> Lock::hold() {
   co_return Held<Lock>(*this);
 }
 
+void Lock::check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const {
+  if (!locked_ && any_parked(waiters_)) {
+    add_finding(loop, out, "Lock", repr(), "it is free, yet acquirers are parked on it (a release that woke nobody)",
+                waiters_);
+  }
+}
+
 std::string Lock::repr() const {
   return fmt::format("<Lock [{}]>", with_waiters(locked_ ? "locked" : "unlocked", waiters_.size()));
 }
@@ -83,13 +90,20 @@ Coro<bool> Event::wait() {
   co_return true;
 }
 
+void Event::check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const {
+  if (value_ && any_parked(waiters_)) {
+    add_finding(loop, out, "Event", repr(), "it is set, yet waiters are parked on it (a set() that woke nobody)",
+                waiters_);
+  }
+}
+
 std::string Event::repr() const {
   return fmt::format("<Event [{}]>", with_waiters(value_ ? "set" : "unset", waiters_.size()));
 }
 
 // ---- Semaphore ---------------------------------------------------------------
 
-Semaphore::Semaphore(long value) : value_(value) {
+Semaphore::Semaphore(long value, std::source_location where) : Watched(where), value_(value) {
   if (value < 0) throw InvalidArgumentError(fmt::format("Semaphore: initial value must be >= 0, got {}", value));
 }
 
@@ -143,6 +157,14 @@ Coro<Held<Semaphore>> Semaphore::hold() {
   co_return Held<Semaphore>(*this);
 }
 
+void Semaphore::check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const {
+  if (value_ > 0 && any_parked(waiters_)) {
+    add_finding(loop, out, kind(), repr(),
+                fmt::format("{} permit(s) free, yet waiters are parked on it (a release that woke nobody)", value_),
+                waiters_);
+  }
+}
+
 std::string Semaphore::repr() const {
   std::string extra = locked() ? std::string("locked") : fmt::format("unlocked, value:{}", value_);
   return fmt::format("<Semaphore [{}]>", with_waiters(std::move(extra), waiters_.size()));
@@ -158,7 +180,7 @@ void BoundedSemaphore::release() {
 
 // ---- Condition ---------------------------------------------------------------
 
-Condition::Condition() : own_lock_(std::make_unique<Lock>()), lock_(own_lock_.get()) {}
+Condition::Condition(std::source_location where) : own_lock_(std::make_unique<Lock>(where)), lock_(own_lock_.get()) {}
 
 Coro<Held<Condition>> Condition::hold() {
   co_await acquire();
@@ -225,7 +247,7 @@ std::string Condition::repr() const {
 
 // ---- Barrier -----------------------------------------------------------------
 
-Barrier::Barrier(std::size_t parties) : parties_(parties) {
+Barrier::Barrier(std::size_t parties, std::source_location where) : cond_(where), parties_(parties) {
   if (parties < 1) throw InvalidArgumentError("Barrier: parties must be >= 1");
   held_.assign(parties, false);
 }

@@ -59,11 +59,11 @@ std::string format_options(const sim::RunnerOptions& o) {
   return fmt::format(
       "max_callback_cost_ns={} busy_probability={:.17g} max_external_delay={} external_delay_probability={:.17g} "
       "cancel_probability={:.17g} max_injected_cancels={} buggify={} pct_depth={} pct_horizon={} max_steps={} "
-      "max_vtime_ns={} max_sync_resumes={} cancel_kinds={} cancel_horizon={}{}{}",
+      "max_vtime_ns={} max_sync_resumes={} cancel_kinds={} cancel_horizon={}{}{}{}",
       s.max_callback_cost.count(), s.busy_probability, s.max_external_delay, s.external_delay_probability,
       s.cancel_probability, s.max_injected_cancels, s.buggify ? 1 : 0, s.pct_depth, s.pct_horizon, o.max_steps,
       o.max_vtime.count(), o.max_sync_resumes, sim::describe_injections(s.injection_kinds), s.cancel_horizon,
-      o.report_swallowed_cancel ? " report_swallowed_cancel=1" : "",
+      o.report_swallowed_cancel ? " report_swallowed_cancel=1" : "", o.check_liveness ? "" : " check_liveness=0",
       // A bounded run's number means that run only for K at least its
       // deviations: the file keeps the exploration's K for its reproduce line.
       o.strategy == sim::Strategy::Bounded ? fmt::format(" max_deviations={}", o.max_deviations) : std::string());
@@ -142,6 +142,9 @@ void apply_options(const std::string& text, sim::RunnerOptions& o) {
         throw std::invalid_argument("replay options: report_swallowed_cancel=" + v + " is not 0 or 1");
       }
       o.report_swallowed_cancel = v == "1";
+    } else if (key == "check_liveness") {
+      if (v != "0" && v != "1") throw std::invalid_argument("replay options: check_liveness=" + v + " is not 0 or 1");
+      o.check_liveness = v == "1";
     } else {
       throw std::invalid_argument("replay options: unknown setting '" + key + "'");
     }

@@ -36,6 +36,7 @@ const char* to_string(FailureKind kind) noexcept {
     case FailureKind::Leaks: return "leaks";
     case FailureKind::Crash: return "crash";
     case FailureKind::SyncBudget: return "synchronous-resumption budget exceeded";
+    case FailureKind::LostWakeup: return "lost wakeup";
   }
   return "unknown";
 }
@@ -254,6 +255,15 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
       throw ConfigError(fmt::format("SIMLOOP_CHECK_DETERMINISM='{}': use 0 or 1", v));
     }
   }
+  if (const char* v = get("SIMLOOP_CHECK_LIVENESS")) {
+    const std::string_view t(v);
+    if (t != "0" && t != "1") {
+      throw ConfigError(fmt::format(
+          "SIMLOOP_CHECK_LIVENESS='{}': use 1 (a task parked on a primitive that could admit it fails the run) or 0",
+          v));
+    }
+    o.check_liveness = t == "1";
+  }
   if (const char* v = get("SIMLOOP_ISOLATE")) {
     const std::string_view t(v);
     if (t == "fork") {
@@ -377,6 +387,7 @@ std::string describe_config(const RunnerOptions& o) {
     if (o.sim.cancel_horizon > 0) line += fmt::format(" cancel_horizon={}", o.sim.cancel_horizon);
   }
   if (o.check_determinism) line += " check_determinism=1";
+  if (!o.check_liveness) line += " check_liveness=0";
   if (o.isolation == Isolation::Fork) line += " isolate=fork";
   if (o.time_budget) line += fmt::format(" time_budget={}", format_duration(*o.time_budget));
   if (o.keep_going) line += " keep_going=1";
@@ -457,7 +468,16 @@ std::string describe_step(const Handle& h) {
   return h.describe();
 }
 
-// Budgets, observers and (on request) per-step digests, around every callback.
+// "Lock created at x.cpp:3 <Lock [unlocked, waiters:1]>: it is free, yet ...;
+// parked: 'w1' (found when nothing was ready)", then one line per further
+// finding. The first line, the failure's signature, names the primitive.
+std::string describe_lost_wakeups(const std::vector<LostWakeup>& found, const char* when) {
+  std::string out = fmt::format("{} (found when {})", found.front().describe(), when);
+  for (std::size_t i = 1; i < found.size(); ++i) out += fmt::format("\n    also: {}", found[i].describe());
+  return out;
+}
+
+// Budgets, observers, the liveness check and (on request) per-step digests.
 class RunGuard final : public LoopObserver {
  public:
   RunGuard(SimLoop& loop, const RunnerOptions& o, std::vector<std::uint64_t>* digests, std::vector<std::string>* names)
@@ -500,7 +520,20 @@ class RunGuard final : public LoopObserver {
     }
   }
 
+  // Nothing is ready, so no wakeup is in flight: a task parked on a primitive
+  // that could admit it was forgotten. The run halts at once (nothing else
+  // runs); the deadlock that usually follows would hide which primitive.
+  void on_idle(EventLoop& l) override {
+    if (!o_.check_liveness || exceeded_ != FailureKind::None) return;
+    std::vector<LostWakeup> found = l.lost_wakeups();
+    if (found.empty()) return;
+    exceeded_ = FailureKind::LostWakeup;
+    lost_wakeup_ = describe_lost_wakeups(found, "nothing was ready");
+    loop_.halt();
+  }
+
   FailureKind exceeded() const noexcept { return exceeded_; }
+  const std::string& lost_wakeup() const noexcept { return lost_wakeup_; }
   // The run ends the instant `scenario` is done: no later callback of that
   // iteration runs (they could touch the scenario's destroyed locals).
   void end_with(const detail::FutureBase* scenario) noexcept { scenario_ = scenario; }
@@ -513,6 +546,7 @@ class RunGuard final : public LoopObserver {
   const detail::FutureBase* scenario_ = nullptr;
   std::uint64_t digest_ = 0;
   FailureKind exceeded_ = FailureKind::None;
+  std::string lost_wakeup_;
 };
 
 // "task 'bob' outlived the scenario: ..." for the tasks still pending.
@@ -578,6 +612,8 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
     if (guard.exceeded() == FailureKind::StepBudget) {
       fail(FailureKind::StepBudget,
            fmt::format("more than {} callbacks ran (SIMLOOP_MAX_STEPS); a livelock?", options.max_steps));
+    } else if (guard.exceeded() == FailureKind::LostWakeup) {
+      fail(FailureKind::LostWakeup, guard.lost_wakeup());
     } else if (guard.exceeded() == FailureKind::TimeBudget) {
       fail(FailureKind::TimeBudget,
            fmt::format("virtual time passed {} (SIMLOOP_MAX_VTIME); a livelock?", format_duration(options.max_vtime)));
@@ -598,8 +634,12 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
   guard.end_with(nullptr);
   std::size_t pending = 0;
   for (auto* t = loop.first_pending_task(); t != nullptr; t = t->next_pending()) ++pending;
+  std::vector<LostWakeup> lost =
+      finished && options.check_liveness && pending > 0 ? loop.lost_wakeups() : std::vector<LostWakeup>{};
   if (finished) {
-    if (options.fail_on_pending_tasks && pending > 0) {
+    if (!lost.empty()) {
+      fail(FailureKind::LostWakeup, describe_lost_wakeups(lost, "the scenario finished"));
+    } else if (options.fail_on_pending_tasks && pending > 0) {
       fail(FailureKind::PendingTasks, describe_outlivers(loop));
     } else if (options.fail_on_live_timers && pending == 0 && loop.timer_count() > 0) {
       fail(FailureKind::LiveTimers,

@@ -55,6 +55,11 @@ constexpr std::array kVariables = {
     VariableDoc{"SIMLOOP_CHECK_DETERMINISM",
                 "1 runs every seed twice and fails if the two runs differ (their choices or per-step digests)", "0",
                 "0 or 1", kRunner},
+    VariableDoc{"SIMLOOP_CHECK_LIVENESS",
+                "1: a task parked on a Lock, Semaphore, Event or Queue that could admit it (free, with permits, set, "
+                "with items or room) while no wakeup is in flight fails the run as a lost wakeup, naming the "
+                "primitive and the parked tasks; 0 turns the check off",
+                "1", "0 or 1", kRunner},
     VariableDoc{"SIMLOOP_CANCEL",
                 "seeded cancellation injection: p per opportunity (a task other than the main one suspending at a "
                 "co_await, woken by a completed future, between two callbacks, arming a timer); a run makes "

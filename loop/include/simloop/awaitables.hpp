@@ -17,16 +17,23 @@
 //    running loop the first time it needs one, and raises ForeignLoopError if
 //    later used from another loop (any other EventLoop object, one built at
 //    the address of a destroyed loop included).
+//  - detail::Watched is a LoopBound primitive the loop's liveness check looks
+//    at (EventLoop::lost_wakeups()): it joins its loop's list when it binds
+//    (the first time it parks a task) and leaves it when destroyed.
 #pragma once
 
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
+#include <deque>
 #include <exception>
+#include <initializer_list>
+#include <source_location>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -263,6 +270,63 @@ class LoopBound {
 
  private:
   std::uint64_t loop_id_ = 0;  // 0: not bound yet (ids start at 1)
+};
+
+// Test-only access to primitives' state, for tests that build the state a
+// buggy primitive would leave (declared here, defined only by such tests).
+struct PrimitiveFaults;
+
+struct QueueView;
+class Watched;
+void check_queue_liveness(const Watched& queue, const EventLoop& loop, std::vector<LostWakeup>& out, const QueueView& q,
+                          const std::deque<Future<void>>& getters, const std::deque<Future<void>>& putters);
+
+// A primitive the liveness check watches. Binding (the first park: the fast
+// paths never bind) links it into its loop's list; the destructor unlinks it,
+// and a loop destroyed first lets go of it. Primitives are neither copyable
+// nor movable, so the link never moves.
+class Watched : public LoopBound, private WatchLink {
+ public:
+  Watched(const Watched&) = delete;
+  Watched& operator=(const Watched&) = delete;
+  // Where the primitive was made (its constructor's caller).
+  const std::source_location& created_at() const noexcept { return created_at_; }
+
+ protected:
+  explicit Watched(std::source_location created_at) noexcept : created_at_(created_at) {}
+  // Virtual: primitives have virtual functions (check_liveness), and some
+  // are deleted through a pointer (a Condition's own Lock).
+  virtual ~Watched() {
+    if (next != nullptr) {
+      prev->next = next;
+      next->prev = prev;
+    }
+  }
+  // LoopBound::get_loop, and on the first binding joins the loop's list.
+  EventLoop& get_loop(const char* what) {
+    EventLoop& loop = LoopBound::get_loop(what);
+    if (next == nullptr) [[unlikely]]
+      loop.watch(*this);
+    return loop;
+  }
+
+  // Called with no wakeup in flight (EventLoop::lost_wakeups()): appends a
+  // finding when this primitive could admit a task parked on it.
+  virtual void check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const = 0;
+  // Whether any waiter is parked (its future still pending).
+  static bool any_parked(const std::deque<Future<void>>& waiters) noexcept {
+    return std::any_of(waiters.begin(), waiters.end(), [](const Future<void>& w) { return !w.done(); });
+  }
+  // Appends the finding "<kind> created at <file:line>", naming the tasks
+  // parked on the pending futures of `waiters`.
+  void add_finding(const EventLoop& loop, std::vector<LostWakeup>& out, const char* kind, std::string state,
+                   std::string reason, const std::deque<Future<void>>& waiters) const;
+
+ private:
+  friend class simloop::EventLoop;
+  friend void check_queue_liveness(const Watched&, const EventLoop&, std::vector<LostWakeup>&, const QueueView&,
+                                   const std::deque<Future<void>>&, const std::deque<Future<void>>&);
+  std::source_location created_at_;
 };
 
 // `co_await settle(waiter)` waits like `co_await waiter`, but returns what

@@ -40,6 +40,14 @@
 //    caught), and so does each further max_sync_resumes() ones in the step.
 //    The count is the task's own code path, so it is deterministic; it is no
 //    seeded decision. set_max_sync_resumes takes effect at the next step.
+//  - lost_wakeups() is the liveness check of simloop's own primitives (Lock,
+//    Event, Semaphore, BoundedSemaphore and the queues; docs/primitives.md,
+//    "Liveness"): each primitive that could admit a task parked on it. A
+//    primitive joins the loop's list when it first parks a task (the list is
+//    in that order), and leaves it when destroyed; primitives outliving the
+//    loop are let go when it is destroyed. raise_deadlock's DeadlockError
+//    names what lost_wakeups() finds, and LoopObserver::on_idle runs at the
+//    start of every iteration that finds nothing ready.
 //  - id() is unique in the process: each loop takes the next value of one
 //    process-wide counter, so a loop built where a destroyed one lived has
 //    another id. Ids are never reused (64 bits do not wrap) and are part of
@@ -73,6 +81,13 @@ namespace simloop {
 namespace detail {
 class FutureBase;
 class TaskBase;
+class Watched;
+// A node of a loop's circular list of watched primitives (the loop holds
+// the sentinel). Unlinked: both null.
+struct WatchLink {
+  WatchLink* prev = nullptr;
+  WatchLink* next = nullptr;
+};
 // The loop running on this thread (EventLoop::running()). Constant-initialized
 // and trivially destructible, so reading it is a plain thread-local load.
 inline thread_local EventLoop* t_running_loop = nullptr;
@@ -120,6 +135,21 @@ class LoopObserver {
   virtual void after_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) = 0;
   // Seeded injection has just cancelled a task.
   virtual void on_injected_cancel(const EventLoop& loop, const InjectedCancel& injected) { (void)loop, (void)injected; }
+  // At the start of an iteration that finds nothing ready (the loop is about
+  // to wait for a timer or an external event, or would deadlock): no wakeup
+  // is queued. It may stop() or halt() the loop.
+  virtual void on_idle(EventLoop& loop) { (void)loop; }
+};
+
+// A primitive that could admit a task parked on it, which nothing will wake
+// (EventLoop::lost_wakeups()).
+struct LostWakeup {
+  std::string primitive;           // kind and where it was made: "Lock created at tests/x.cpp:12"
+  std::string state;               // its repr, e.g. "<Lock [unlocked, waiters:1]>"
+  std::string reason;              // e.g. "it is free, yet acquirers are parked on it"
+  std::vector<std::string> tasks;  // the parked tasks' names, in the order they parked
+  // One line: "<primitive> <state>: <reason>; parked: 'a', 'b'".
+  std::string describe() const;
 };
 
 // The four parts a loop is built from. Null parts get defaults: a steady
@@ -292,6 +322,12 @@ class EventLoop {
   std::uint64_t tasks_created() const noexcept { return tasks_created_; }
   // The cancellations seeded injection made so far, in order.
   const std::vector<InjectedCancel>& injected_cancels() const noexcept { return injected_; }
+  // The liveness check (see the contract): every watched primitive that
+  // could admit a task parked on it, in the order the primitives joined the
+  // list. Empty while some pending task's step is scheduled: a wakeup in
+  // flight may be the one that admits the parked task. It costs one look at
+  // each watched primitive (and its waiters when it has any).
+  std::vector<LostWakeup> lost_wakeups() const;
 
   // The loop running on this thread, or null (asyncio.get_running_loop()).
   static EventLoop* running() noexcept { return detail::t_running_loop; }
@@ -302,6 +338,7 @@ class EventLoop {
   friend class TimerHandle;
   friend class detail::TaskBase;
   friend class detail::FutureBase;
+  friend class detail::Watched;
 
   void drop_cancelled_timers_if_any() {
     if (cancelled_timers_ != 0) drop_cancelled_timers();
@@ -337,6 +374,8 @@ class EventLoop {
   void register_task(detail::TaskBase* task) noexcept;
   void unregister_task(detail::TaskBase* task) noexcept;
   void destroy_kept() noexcept;
+  void watch(detail::Watched& primitive) noexcept;
+  void unwatch_all() noexcept;
 
   struct KeptBase {
     virtual ~KeptBase() = default;
@@ -386,6 +425,8 @@ class EventLoop {
   std::int64_t sync_resume_budget_ = detail::sync_resume_budget(kDefaultMaxSyncResumes);  // what a step starts with
 
   std::vector<std::unique_ptr<KeptBase>> kept_;  // keep(): in order of making
+  // The sentinel of the watched primitives' list, in the order they joined.
+  detail::WatchLink watched_;
 
   // Injection tied with a timer: (the timer's sequence, the task to cancel
   // when it fires). At most the scheduler's budget of entries; those of

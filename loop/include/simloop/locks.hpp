@@ -35,6 +35,12 @@
 //    3.13 hands out a held index twice there, see docs/loop.md);
 //    abort() breaks it (waiters and later callers get BrokenBarrierError);
 //    reset() breaks current waiters and refills.
+//  - Liveness (EventLoop::lost_wakeups(), docs/primitives.md): with no
+//    wakeup in flight, a free Lock, a Semaphore with value() > 0 and a set
+//    Event have no task parked on them. Lock, Event and the semaphores record
+//    where they were made (the constructor's last argument, defaulted to the
+//    caller's location) for the reports; a Condition's own lock and a
+//    Barrier's condition record the Condition's or Barrier's.
 //  - A primitive binds to the loop it is first used on; using it from
 //    another loop raises ForeignLoopError. Primitives are neither copyable nor
 //    movable (waiting coroutines refer to them); they must outlive their users.
@@ -45,6 +51,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <source_location>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -81,9 +88,9 @@ class [[nodiscard]] Held {
   L* l_;
 };
 
-class Lock : private detail::LoopBound {
+class Lock : private detail::Watched {
  public:
-  Lock() = default;
+  Lock(std::source_location where = std::source_location::current()) noexcept : Watched(where) {}
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
 
@@ -95,16 +102,19 @@ class Lock : private detail::LoopBound {
   std::size_t waiters() const noexcept { return waiters_.size(); }
   // e.g. "<Lock [locked, waiters:2]>"
   std::string repr() const;
+  using Watched::created_at;
 
  private:
+  friend struct detail::PrimitiveFaults;
+  void check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const override;
   void wake_up_first();
   std::deque<Future<void>> waiters_;
   bool locked_ = false;
 };
 
-class Event : private detail::LoopBound {
+class Event : private detail::Watched {
  public:
-  Event() = default;
+  Event(std::source_location where = std::source_location::current()) noexcept : Watched(where) {}
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
 
@@ -114,15 +124,18 @@ class Event : private detail::LoopBound {
   Coro<bool> wait();
   std::size_t waiters() const noexcept { return waiters_.size(); }
   std::string repr() const;
+  using Watched::created_at;
 
  private:
+  friend struct detail::PrimitiveFaults;
+  void check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const override;
   std::deque<Future<void>> waiters_;
   bool value_ = false;
 };
 
-class Semaphore : private detail::LoopBound {
+class Semaphore : private detail::Watched {
  public:
-  explicit Semaphore(long value = 1);
+  explicit Semaphore(long value = 1, std::source_location where = std::source_location::current());
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
   virtual ~Semaphore() = default;
@@ -135,27 +148,35 @@ class Semaphore : private detail::LoopBound {
   long value() const noexcept { return value_; }
   std::size_t waiters() const noexcept { return waiters_.size(); }
   std::string repr() const;
+  using Watched::created_at;
 
  protected:
+  // The kind the liveness report names.
+  virtual const char* kind() const noexcept { return "Semaphore"; }
   long value_;
 
  private:
+  friend struct detail::PrimitiveFaults;
+  void check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const override;
   bool wake_up_next();
   std::deque<Future<void>> waiters_;
 };
 
 class BoundedSemaphore final : public Semaphore {
  public:
-  explicit BoundedSemaphore(long value = 1) : Semaphore(value), bound_(value) {}
+  explicit BoundedSemaphore(long value = 1, std::source_location where = std::source_location::current())
+      : Semaphore(value, where), bound_(value) {}
   void release() override;
 
  private:
+  const char* kind() const noexcept override { return "BoundedSemaphore"; }
   long bound_;
 };
 
 class Condition : private detail::LoopBound {
  public:
-  Condition();
+  // Its own lock records `where` as its creation place.
+  Condition(std::source_location where = std::source_location::current());
   // A condition over an existing lock (which must outlive it).
   explicit Condition(Lock& lock) noexcept : lock_(&lock) {}
   Condition(const Condition&) = delete;
@@ -183,6 +204,7 @@ class Condition : private detail::LoopBound {
   std::string repr() const;
 
  private:
+  friend struct detail::PrimitiveFaults;
   void notify_unlocked(std::size_t n);
   std::unique_ptr<Lock> own_lock_;
   Lock* lock_;
@@ -191,7 +213,7 @@ class Condition : private detail::LoopBound {
 
 class Barrier : private detail::LoopBound {
  public:
-  explicit Barrier(std::size_t parties);
+  explicit Barrier(std::size_t parties, std::source_location where = std::source_location::current());
   Barrier(const Barrier&) = delete;
   Barrier& operator=(const Barrier&) = delete;
 

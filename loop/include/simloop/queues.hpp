@@ -23,6 +23,11 @@
 //    default), using the same binary-heap algorithm as Python's heapq, so
 //    ties come out in the same order as in CPython and on every platform.
 //    LifoQueue pops the most recently put item first.
+//  - Liveness (EventLoop::lost_wakeups(), docs/primitives.md): with no
+//    wakeup in flight, no getter is parked on a non-empty queue, no putter on
+//    one that is not full, and no waiter of either kind on a shut-down one.
+//    A queue records where it was made (the constructor's last argument) for
+//    the reports; so does its join() event.
 //  - A queue binds to the loop it is first used on (ForeignLoopError from
 //    another loop). Queues are neither copyable nor movable and must outlive
 //    the coroutines using them.
@@ -31,6 +36,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <source_location>
 #include <string>
 #include <utility>
 #include <vector>
@@ -135,12 +141,39 @@ class HeapStore {
   [[no_unique_address]] Compare less_{};
 };
 
+// What a queue's repr() and its liveness check read, outside the template
+// (their formatting is compiled once, in the library, not in every user).
+struct QueueView {
+  const char* kind;  // "Queue", "PriorityQueue", "LifoQueue"
+  long maxsize;
+  std::size_t qsize;
+  std::size_t unfinished_tasks;
+  bool full;
+  bool shutdown;
+};
+std::string queue_repr(const QueueView& q, std::size_t getters, std::size_t putters);
+// Appends a finding for parked getters (the queue holds items or is shut
+// down) and one for parked putters (it is not full or is shut down).
+void check_queue_liveness(const Watched& queue, const EventLoop& loop, std::vector<LostWakeup>& out, const QueueView& q,
+                          const std::deque<Future<void>>& getters, const std::deque<Future<void>>& putters);
+
+// The name a liveness report gives a queue over `Store`.
+template <class Store>
+inline constexpr const char* queue_kind = "Queue";
+template <class T>
+inline constexpr const char* queue_kind<LifoStore<T>> = "LifoQueue";
+template <class T, class Compare>
+inline constexpr const char* queue_kind<HeapStore<T, Compare>> = "PriorityQueue";
+
 }  // namespace detail
 
 template <class T, class Store>
-class BasicQueue : private detail::LoopBound {
+class BasicQueue : private detail::Watched {
  public:
-  explicit BasicQueue(long maxsize = 0) : maxsize_(maxsize) { finished_.set(); }
+  explicit BasicQueue(long maxsize = 0, std::source_location where = std::source_location::current())
+      : Watched(where), maxsize_(maxsize), finished_(where) {
+    finished_.set();
+  }
   BasicQueue(const BasicQueue&) = delete;
   BasicQueue& operator=(const BasicQueue&) = delete;
 
@@ -242,18 +275,18 @@ class BasicQueue : private detail::LoopBound {
   }
 
   // e.g. "<Queue maxsize=2 _getters[1] tasks=3 shutdown>" (no item values).
-  std::string repr() const {
-    std::string out = fmt::format("<Queue maxsize={}", maxsize_);
-    if (!empty()) out += fmt::format(" qsize={}", qsize());
-    if (!getters_.empty()) out += fmt::format(" _getters[{}]", getters_.size());
-    if (!putters_.empty()) out += fmt::format(" _putters[{}]", putters_.size());
-    if (unfinished_tasks_ > 0) out += fmt::format(" tasks={}", unfinished_tasks_);
-    if (is_shutdown_) out += " shutdown";
-    out += '>';
-    return out;
-  }
+  std::string repr() const { return detail::queue_repr(view(), getters_.size(), putters_.size()); }
+  using Watched::created_at;
 
  private:
+  friend struct detail::PrimitiveFaults;
+  detail::QueueView view() const noexcept {
+    return {detail::queue_kind<Store>, maxsize_, qsize(), unfinished_tasks_, full(), is_shutdown_};
+  }
+  void check_liveness(const EventLoop& loop, std::vector<LostWakeup>& out) const override {
+    detail::check_queue_liveness(*this, loop, out, view(), getters_, putters_);
+  }
+
   // Wakes the first waiter not done yet, dropping the done ones before it.
   static void wakeup_next(std::deque<Future<void>>& waiters) {
     while (!waiters.empty()) {

@@ -36,7 +36,12 @@
 //    main task not done); step and virtual-time budgets (livelock); end-of-run
 //    hygiene: tasks still pending, live timers, anything that reached the
 //    loop's exception handler (never-retrieved exceptions, exceptions in
-//    callbacks); with check_determinism, each seed runs twice and the choice
+//    callbacks); liveness (check_liveness, on by default): at every
+//    iteration that finds nothing ready, and at the end of a run with no
+//    wakeup in flight, no task is parked on one of simloop's primitives that
+//    could admit it (EventLoop::lost_wakeups(): a free Lock, a Semaphore with
+//    free permits, a set Event, a Queue with items and parked getters, or
+//    with room and parked putters); with check_determinism, each seed runs twice and the choice
 //    lists and per-step digests must agree (the report names the first
 //    differing step, handle and task).
 //  - RunObserver is the extension point for replay and tracing: it may
@@ -50,7 +55,7 @@
 //    SIMLOOP_CANCEL_KINDS, SIMLOOP_CANCEL_HORIZON,
 //    SIMLOOP_ALLOW_BACKGROUND_TASKS,
 //    SIMLOOP_TIME_BUDGET, SIMLOOP_KEEP_GOING, SIMLOOP_REPORT_SWALLOWED_CANCEL,
-//    SIMLOOP_MAX_DEVIATIONS and the shard variables; a bad
+//    SIMLOOP_MAX_DEVIATIONS, SIMLOOP_CHECK_LIVENESS and the shard variables; a bad
 //    value raises ConfigError naming the variable, before any run.
 #pragma once
 
@@ -114,6 +119,11 @@ struct RunnerOptions {
   // (EventLoop::set_max_sync_resumes; SIMLOOP_MAX_SYNC_RESUMES); 0: no limit.
   std::uint64_t max_sync_resumes = 10'000'000;
   bool check_determinism = false;
+  // The liveness detector (SIMLOOP_CHECK_LIVENESS): a task parked on a
+  // primitive that could admit it, with no wakeup in flight, fails the run
+  // (FailureKind::LostWakeup) the moment the loop finds nothing ready, and
+  // at the end of the run. Off, a deadlock's report still names it.
+  bool check_liveness = true;
   Isolation isolation = Isolation::None;
   // A task still pending when the scenario ended normally fails the run.
   // Off (deliberate background tasks): they are destroyed unresumed, and
@@ -188,6 +198,7 @@ enum class FailureKind : std::uint8_t {
   Leaks,           // find_leaks reported what the run left behind
   Crash,           // the run's process died of a signal (isolation: fork)
   SyncBudget,      // a task step went on without suspending past max_sync_resumes
+  LostWakeup,      // a task parked on a primitive that could admit it, no wakeup in flight
 };
 const char* to_string(FailureKind kind) noexcept;
 
