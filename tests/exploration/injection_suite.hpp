@@ -92,17 +92,19 @@ struct HandoffLock {
   }
 };
 
-template <class L>
-Coro<void> lock_worker(L* lock) {
+// Takes `p` (a lock or a semaphore) three times, holding it 1ms each time,
+// and gives it back when cancelled while holding it.
+template <class P>
+Coro<void> hold_three_times(P* p) {
   for (int i = 0; i < 3; ++i) {
-    co_await lock->acquire();
+    co_await p->acquire();
     bool cancelled = false;
     try {
       co_await simloop::sleep(1ms);
     } catch (const CancelledError&) {
       cancelled = true;
     }
-    lock->release();
+    p->release();
     if (cancelled) throw CancelledError();
   }
 }
@@ -112,13 +114,13 @@ inline sim::Scenario lock_workload(Variant v) {
     std::vector<Task<void>> workers;
     if (v == Variant::Simloop) {
       auto& lock = loop.keep<simloop::Lock>();
-      for (int i = 0; i < 3; ++i) workers.push_back(loop.create_task(lock_worker(&lock)));
+      for (int i = 0; i < 3; ++i) workers.push_back(loop.create_task(hold_three_times(&lock)));
       co_await wait_all(std::move(workers));
       check(!lock.locked(), "the lock is still held after every worker ended");
     } else {
       auto& lock = loop.keep<HandoffLock>();
       lock.fixed = v == Variant::Fixed;
-      for (int i = 0; i < 3; ++i) workers.push_back(loop.create_task(lock_worker(&lock)));
+      for (int i = 0; i < 3; ++i) workers.push_back(loop.create_task(hold_three_times(&lock)));
       co_await wait_all(std::move(workers));
       check(!lock.locked, "the lock is still held after every worker ended");
     }
@@ -166,33 +168,18 @@ struct HandoffSemaphore {
   }
 };
 
-template <class S>
-Coro<void> semaphore_worker(S* sem) {
-  for (int i = 0; i < 3; ++i) {
-    co_await sem->acquire();
-    bool cancelled = false;
-    try {
-      co_await simloop::sleep(1ms);
-    } catch (const CancelledError&) {
-      cancelled = true;
-    }
-    sem->release();
-    if (cancelled) throw CancelledError();
-  }
-}
-
 inline sim::Scenario semaphore_workload(Variant v) {
   return [v](sim::SimLoop& loop) -> Coro<void> {
     std::vector<Task<void>> workers;
     if (v == Variant::Simloop) {
       auto& sem = loop.keep<simloop::Semaphore>(2);
-      for (int i = 0; i < 4; ++i) workers.push_back(loop.create_task(semaphore_worker(&sem)));
+      for (int i = 0; i < 4; ++i) workers.push_back(loop.create_task(hold_three_times(&sem)));
       co_await wait_all(std::move(workers));
       check(sem.value() == 2, "a permit was lost: value " + std::to_string(sem.value()) + " of 2");
     } else {
       auto& sem = loop.keep<HandoffSemaphore>();
       sem.fixed = v == Variant::Fixed;
-      for (int i = 0; i < 4; ++i) workers.push_back(loop.create_task(semaphore_worker(&sem)));
+      for (int i = 0; i < 4; ++i) workers.push_back(loop.create_task(hold_three_times(&sem)));
       co_await wait_all(std::move(workers));
       check(sem.value == 2, "a permit was lost: value " + std::to_string(sem.value) + " of 2");
     }

@@ -47,6 +47,17 @@ int main(int argc, char** argv) {
   replay::ReplayEnv env;
   env.dir = argv[1];
   std::vector<std::uint64_t> before, after;
+  auto record = [&](const char* name, sim::Strategy s, const sim::ExploreResult& r) {
+    const sim::FailureFiles& f = r.failure->files;
+    before.push_back(f.nonzero_choices);
+    after.push_back(f.minimized_path.empty() ? f.nonzero_choices : f.minimized_nonzero);
+    std::string kinds;
+    for (const auto& [kind, n] : f.minimized_by_kind)
+      kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", kind, n);
+    fmt::print("| {} | {} | {} | {} | {} | {} |\n", name, sim::to_string(s), r.failure->seed, before.back(),
+               after.back(), kinds);
+    std::fflush(stdout);
+  };
   fmt::print(
       "| bug | strategy | first seed | non-zero choices | minimized | minimized by kind "
       "|\n|---|---|---|---|---|---|\n");
@@ -61,15 +72,7 @@ int main(int argc, char** argv) {
           fmt::print("| {} | {} | none in 10000 | | | |\n", bug.name, sim::to_string(s));
           continue;
         }
-        const sim::FailureFiles& f = r.failure->files;
-        before.push_back(f.nonzero_choices);
-        after.push_back(f.minimized_path.empty() ? f.nonzero_choices : f.minimized_nonzero);
-        std::string kinds;
-        for (const auto& [kind, n] : f.minimized_by_kind)
-          kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", kind, n);
-        fmt::print("| {} | {} | {} | {} | {} | {} |\n", bug.name, sim::to_string(s), r.failure->seed, before.back(),
-                   after.back(), kinds);
-        std::fflush(stdout);
+        record(bug.name, s, r);
       }
     }
   }
@@ -101,15 +104,7 @@ int main(int argc, char** argv) {
         o.test_name = fmt::format("racy.{}", k);
         const sim::ExploreResult r = replay::explore(bug.scenario, o, env);
         if (!r.failure) continue;
-        const sim::FailureFiles& f = r.failure->files;
-        before.push_back(f.nonzero_choices);
-        after.push_back(f.minimized_path.empty() ? f.nonzero_choices : f.minimized_nonzero);
-        std::string kinds;
-        for (const auto& [kind, n] : f.minimized_by_kind)
-          kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", kind, n);
-        fmt::print("| {} | {} | {} | {} | {} | {} |\n", bug.name, sim::to_string(s), r.failure->seed, before.back(),
-                   after.back(), kinds);
-        std::fflush(stdout);
+        record(bug.name, s, r);
       }
     }
   }
