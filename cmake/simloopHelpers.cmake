@@ -51,3 +51,49 @@ function(simloop_discover_tests target)
                                     ENVIRONMENT_MODIFICATION "SIMLOOP_SHARD_INDEX=set:${index}")
   endforeach()
 endfunction()
+
+# simloop_add_fuzz_target(<name> <source>... [LINK <library>...])
+#   Builds <name>, a libFuzzer binary from sources holding one
+#   SIMLOOP_FUZZ_TARGET (<simloop/fuzz/fuzz.hpp>), compiled and linked with
+#   -fsanitize=fuzzer,address,undefined (undefined behaviour aborts, so the
+#   fuzzer keeps the input), linked with simloop::simloop and the LINK
+#   libraries. Needs clang with libFuzzer as the project's C++ compiler
+#   (Debian: clang-16 and libclang-rt-16-dev, then
+#   -DCMAKE_CXX_COMPILER=clang++-16); with another compiler, or a clang
+#   without libFuzzer, <name> is not defined and a message says why: test
+#   for it with if(TARGET <name>).
+function(simloop_add_fuzz_target name)
+  cmake_parse_arguments(ARG "" "" "LINK" ${ARGN})
+  if(NOT ARG_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "simloop_add_fuzz_target(${name}): give at least one source file")
+  endif()
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(STATUS "simloop: fuzz target ${name} skipped: libFuzzer needs clang as the C++ compiler "
+                   "(found ${CMAKE_CXX_COMPILER_ID}; configure with -DCMAKE_CXX_COMPILER=clang++-16)")
+    return()
+  endif()
+  if(NOT DEFINED SIMLOOP_HAVE_LIBFUZZER)
+    include(CheckCXXSourceCompiles)
+    set(CMAKE_REQUIRED_FLAGS "-fsanitize=fuzzer,address,undefined")
+    set(CMAKE_REQUIRED_LINK_OPTIONS "-fsanitize=fuzzer,address,undefined")
+    set(CMAKE_REQUIRED_QUIET ON)
+    check_cxx_source_compiles(
+      "#include <cstddef>\n#include <cstdint>\nextern \"C\" int LLVMFuzzerTestOneInput(const std::uint8_t*, std::size_t) { return 0; }"
+      SIMLOOP_HAVE_LIBFUZZER)
+  endif()
+  if(NOT SIMLOOP_HAVE_LIBFUZZER)
+    string(REGEX MATCH "^[0-9]+" CMAKE_CXX_COMPILER_VERSION_MAJOR "${CMAKE_CXX_COMPILER_VERSION}")
+    message(STATUS "simloop: fuzz target ${name} skipped: ${CMAKE_CXX_COMPILER} cannot link -fsanitize=fuzzer "
+                   "(Debian: apt-get install libclang-rt-${CMAKE_CXX_COMPILER_VERSION_MAJOR}-dev)")
+    return()
+  endif()
+  add_executable(${name} ${ARG_UNPARSED_ARGUMENTS})
+  set(flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_compile_options(${name} PRIVATE ${flags})
+  target_link_options(${name} PRIVATE ${flags})
+  if(TARGET simloop::simloop)
+    target_link_libraries(${name} PRIVATE simloop::simloop ${ARG_LINK})
+  else()
+    message(FATAL_ERROR "simloop_add_fuzz_target(${name}): simloop::simloop is not defined (find_package(simloop) first)")
+  endif()
+endfunction()

@@ -267,9 +267,11 @@ std::unique_ptr<sim::SimScheduler> ReplayObserver::make_scheduler(const sim::Run
   if (!replay_) return nullptr;
   const sim::RunnerOptions& o = *ctx.options;
   auto list = std::make_unique<sim::ListStrategy>(to_sim(replay_->choices), o.sim);
-  // A bounded run takes the natural choice wherever it does not deviate:
-  // carrying on after a divergence is the list's own natural choices.
-  if (env_.continue_after_divergence && o.strategy != sim::Strategy::List && o.strategy != sim::Strategy::Bounded) {
+  // A bounded run takes the natural choice wherever it does not deviate, and
+  // a bytes run past its input: carrying on after a divergence is the
+  // list's own natural choices.
+  if (env_.continue_after_divergence && o.strategy != sim::Strategy::List && o.strategy != sim::Strategy::Bounded &&
+      o.strategy != sim::Strategy::Bytes) {
     list->set_fallback(sim::make_strategy(o.strategy, ctx.seed, o.sim));
   }
   divergence_context_.clear();

@@ -81,6 +81,7 @@ struct Identity {
   std::string config;            // "strategy: random   fidelity: asyncio"
   std::string reproduce_before;  // "SIMLOOP_SEED="
   std::string reproduce_after;   // " SIMLOOP_RUNS=1 ... program args"
+  bool seed_in_command = true;   // false: a fuzzer's input, reproduced by its file (reproduce_before)
   std::string note;              // optional line
   bool quiet = false;
   std::uint64_t seed = 0;
@@ -137,7 +138,9 @@ void report(const char* cause) noexcept {
   }
   if (id.extra != nullptr) id.extra(id.extra_context, cause_failure(cause).data(), id.seed);
   SafeWriter err(STDERR_FILENO);
-  err.text("  reproduce: ").text(id.reproduce_before).number(id.seed).text(id.reproduce_after).text("\n");
+  err.text("  reproduce: ").text(id.reproduce_before);
+  if (id.seed_in_command) err.number(id.seed);
+  err.text(id.reproduce_after).text("\n");
 }
 
 void on_signal(int sig, siginfo_t* info, void*) {
@@ -193,8 +196,9 @@ void begin_exploration(const RunnerOptions& options) {
   // The seed is the command's first value: split the command around it.
   const std::string cmd = reproduce_command(options, 0);
   const std::string key = "SIMLOOP_SEED=";
-  id.reproduce_before = key;
-  id.reproduce_after = cmd.substr(key.size() + 1);
+  id.seed_in_command = cmd.starts_with(key);
+  id.reproduce_before = id.seed_in_command ? key : cmd;
+  id.reproduce_after = id.seed_in_command ? cmd.substr(key.size() + 1) : std::string();
   id.note.clear();
   id.quiet = false;
   id.extra = nullptr;

@@ -206,6 +206,12 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     if (!s) {
       throw ConfigError(fmt::format("SIMLOOP_STRATEGY='{}': unknown strategy (use fifo, random, pct or bounded)", v));
     }
+    if (*s == Strategy::Bytes) {
+      throw ConfigError(fmt::format(
+          "SIMLOOP_STRATEGY='{}': the bytes strategy reads a fuzzer's input and cannot be chosen by name (use fifo, "
+          "random, pct or bounded; fuzz with a SIMLOOP_FUZZ_TARGET, docs/fuzzing.md)",
+          v));
+    }
     if (*s == Strategy::List) {
       throw ConfigError(fmt::format(
           "SIMLOOP_STRATEGY='{}': the list strategy replays a recorded run and cannot be chosen by name (use fifo, "
@@ -374,6 +380,8 @@ std::string describe_config(const RunnerOptions& o) {
     line +=
         fmt::format(" max_deviations={} runs=#{}..{}", o.max_deviations, o.seed,
                     o.runs - 1 == UINT64_MAX - o.seed ? std::string("all") : fmt::format("#{}", o.seed + o.runs - 1));
+  } else if (o.strategy == Strategy::Bytes) {
+    line += o.fuzz_input.empty() ? std::string(" input=libFuzzer's") : fmt::format(" input={}", o.fuzz_input);
   } else {
     line += fmt::format(" seeds={}..{} runs={}", o.seed, o.seed + o.runs - 1, o.runs);
   }
@@ -396,7 +404,20 @@ std::string describe_config(const RunnerOptions& o) {
   return line;
 }
 
+namespace {
+// A fuzzer's input reproduces its run on the fuzz target's own binary.
+std::string reproduce_input_command(const RunnerOptions& o) {
+  std::string cmd =
+      fmt::format("SIMLOOP_REPLAY_INPUT={}", o.fuzz_input.empty() ? "<the crash file libFuzzer writes>" : o.fuzz_input);
+  for (const std::string& kv : o.from_env) {
+    if (!kv.starts_with("SIMLOOP_REPLAY_INPUT=")) cmd += ' ' + kv;
+  }
+  return cmd + ' ' + (o.program.empty() ? std::string("<fuzz target binary>") : o.program);
+}
+}  // namespace
+
 std::string reproduce_command(const RunnerOptions& o, std::uint64_t seed) {
+  if (o.strategy == Strategy::Bytes) return reproduce_input_command(o);
   std::string cmd = fmt::format("SIMLOOP_SEED={} SIMLOOP_RUNS=1 SIMLOOP_STRATEGY={} SIMLOOP_FIDELITY={}", seed,
                                 to_string(o.strategy), to_string(o.sim.fidelity));
   if (o.strategy == Strategy::Pct) cmd += fmt::format(" SIMLOOP_PCT_DEPTH={}", o.sim.pct_depth);
@@ -694,15 +715,19 @@ RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const
 
 // ---- exploration ------------------------------------------------------------------
 
-namespace {
-
 std::string build_report(const RunnerOptions& o, std::uint64_t seed, std::uint64_t runs_done, const RunOutcome& r,
                          const std::string& reproduce) {
   std::string out =
       fmt::format("simloop: FAILED {} after {} run(s)\n", o.test_name.empty() ? "exploration" : o.test_name, runs_done);
   out += fmt::format("  failure:  {}: {}\n", to_string(r.failure), r.message);
-  out += fmt::format("  seed:     {}   strategy: {}   fidelity: {}\n", seed, to_string(o.strategy),
-                     to_string(o.sim.fidelity));
+  if (o.strategy == Strategy::Bytes) {
+    out += fmt::format("  input:    {} (hash {})   strategy: bytes   fidelity: {}\n",
+                       o.fuzz_input.empty() ? std::string("libFuzzer's current input") : o.fuzz_input, seed,
+                       to_string(o.sim.fidelity));
+  } else {
+    out += fmt::format("  seed:     {}   strategy: {}   fidelity: {}\n", seed, to_string(o.strategy),
+                       to_string(o.sim.fidelity));
+  }
   out += fmt::format("  run:      {} callbacks, virtual time {}, {} choices, {} injected cancellation(s)\n", r.steps,
                      format_duration(r.vtime), r.choices, r.injected_cancels);
   if (!r.injections.empty()) out += "  injected:\n" + r.injections;
@@ -720,6 +745,8 @@ std::string build_report(const RunnerOptions& o, std::uint64_t seed, std::uint64
   out += fmt::format("  reproduce: {}\n", reproduce);
   return out;
 }
+
+namespace {
 
 // The first difference of two runs of the same seed, or nothing.
 std::optional<std::string> compare_runs(const std::vector<Choice>& c1, const std::vector<Choice>& c2,
@@ -769,8 +796,9 @@ std::optional<std::string> compare_runs(const std::vector<Choice>& c1, const std
   return out;
 }
 
-// One seed: one run, or two compared when check_determinism is on.
-RunOutcome run_seed(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx) {
+}  // namespace
+
+RunOutcome run_checked(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx) {
   RunOutcome outcome;
   if (options.check_determinism) {
     std::vector<Choice> c1, c2;
@@ -794,8 +822,6 @@ RunOutcome run_seed(const Scenario& scenario, const RunnerOptions& options, cons
   }
   return outcome;
 }
-
-}  // namespace
 
 namespace {
 // "seeds 2..1000, one in 3 (shard 1/3)": the seeds of the first `runs` runs of this shard.
@@ -901,15 +927,17 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
     throw ConfigError(
         fmt::format("explore: shard index {} is not below the shard count {}", given.shard_index, given.total_shards));
   }
-  if (given.strategy == Strategy::List && given.observers.empty()) {
-    throw ConfigError("explore: the list strategy needs a RunObserver that supplies each run's list");
+  if ((given.strategy == Strategy::List || given.strategy == Strategy::Bytes) && given.observers.empty()) {
+    throw ConfigError(fmt::format("explore: the {} strategy needs a RunObserver that supplies each run's {}",
+                                  to_string(given.strategy), given.strategy == Strategy::List ? "list" : "input"));
   }
   // A run that kills the process still leaves its seed and reproduce line.
   crash::install();
   crash::begin_exploration(given);
   const bool count_horizon = given.sim.cancel_probability > 0 && given.sim.max_injected_cancels > 0 &&
                              given.sim.cancel_horizon == 0 && given.strategy != Strategy::List &&
-                             given.strategy != Strategy::Fifo && given.strategy != Strategy::Bounded;
+                             given.strategy != Strategy::Fifo && given.strategy != Strategy::Bounded &&
+                             given.strategy != Strategy::Bytes;
   RunnerOptions with_horizon;
   if (count_horizon) {
     with_horizon = given;
@@ -953,16 +981,16 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
     crash::set_run(seed, result.runs + 1);
     RunOutcome outcome;
     if (options.isolation == Isolation::Fork) {
-      outcome = run_in_child([&] { return run_seed(scenario, options, ctx); });
+      outcome = run_in_child([&] { return run_checked(scenario, options, ctx); });
       if (outcome.failure == FailureKind::Crash) {
         for (RunObserver* obs : options.observers) outcome.notes += obs->on_run_crashed(ctx, outcome);
       } else if (outcome.failed()) {
         // A run is a function of its seed: it fails the same way here, where
         // the observers see it (replay files, minimization).
-        outcome = run_seed(scenario, options, ctx);
+        outcome = run_checked(scenario, options, ctx);
       }
     } else {
-      outcome = run_seed(scenario, options, ctx);
+      outcome = run_checked(scenario, options, ctx);
     }
     ++result.runs;
     if (outcome.failed()) {

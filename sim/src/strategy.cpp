@@ -23,6 +23,7 @@ const char* to_string(Strategy s) noexcept {
     case Strategy::Pct: return "pct";
     case Strategy::List: return "list";
     case Strategy::Bounded: return "bounded";
+    case Strategy::Bytes: return "bytes";
   }
   return "unknown";
 }
@@ -39,6 +40,7 @@ std::optional<Strategy> parse_strategy(std::string_view text) noexcept {
   if (text == "pct") return Strategy::Pct;
   if (text == "list") return Strategy::List;
   if (text == "bounded") return Strategy::Bounded;
+  if (text == "bytes") return Strategy::Bytes;
   return std::nullopt;
 }
 
@@ -318,11 +320,12 @@ std::unique_ptr<SimScheduler> make_strategy(Strategy strategy, std::uint64_t see
     case Strategy::Random: return std::make_unique<RandomStrategy>(seed, options);
     case Strategy::Pct: return std::make_unique<PctStrategy>(seed, options);
     case Strategy::List:
-    case Strategy::Bounded: break;
+    case Strategy::Bounded:
+    case Strategy::Bytes: break;
   }
   throw Error(fmt::format(
       "make_strategy: strategy '{}' cannot be built from a seed; give it its list (bounded: its enumeration builds "
-      "each run)",
+      "each run; bytes: BytesStrategy reads its input)",
       to_string(strategy)));
 }
 

@@ -128,6 +128,12 @@ constexpr std::array kVariables = {
                 "0", "0 or 1 (empty counts as 0)", kReplay},
     VariableDoc{"SIMLOOP_MINIMIZE_RUNS", "the minimizer's budget, in runs, for shrinking a failing schedule", "500",
                 "an integer from 0 to 999999999; 0 does not minimize", kReplay},
+    // Fuzz targets: SIMLOOP_FUZZ_TARGET (fuzz/).
+    VariableDoc{"SIMLOOP_REPLAY_INPUT",
+                "on a fuzz target's binary: runs that input file (a libFuzzer crash file, or any corpus entry) "
+                "alone instead of fuzzing: the report, its replay file and minimized file, and the timeline; exit "
+                "status 1 when it fails, 0 when it passes",
+                "none (libFuzzer fuzzes)", "a file of any bytes (the empty file is asyncio's own order)", "fuzz"},
     // The properties: SIMLOOP_PROPERTY.
     VariableDoc{"SIMLOOP_PROPERTY_RUNS", "how many cases each SIMLOOP_PROPERTY runs (wins over RC_PARAMS max_success)",
                 "the count the SIMLOOP_PROPERTY gives", "an integer from 1 to 1000000000", "properties"},

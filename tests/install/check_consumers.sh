@@ -58,7 +58,7 @@ build_target core-package consumer
 "$scratch/core-package/consumer"
 
 step "find_package(simloop COMPONENTS core), no rapidcheck, no GoogleTest: configures"
-configure core-components "$consumer" "${without[@]}" -DSIMLOOP_COMPONENTS="core;loop;sim;fakes;replay" \
+configure core-components "$consumer" "${without[@]}" -DSIMLOOP_COMPONENTS="core;loop;sim;fakes;replay;fuzz" \
   -DSIMLOOP_EXPECT_OPTIONAL=OFF
 
 step "find_package(simloop) with rapidcheck and GoogleTest found: both optional components load"

@@ -169,6 +169,11 @@ struct RunnerOptions {
   // Variables taken from the environment (NAME=value), repeated in the
   // reproduce command.
   std::vector<std::string> from_env;
+  // Strategy bytes (a fuzz target, docs/fuzzing.md): the file holding the
+  // run's input, for the report and the reproduce command
+  // (SIMLOOP_REPLAY_INPUT=<file>); empty while fuzzing, when libFuzzer has
+  // yet to write the input as its crash file.
+  std::string fuzz_input;
 };
 
 // Reads the environment over `base`; see the file header. ConfigError names
@@ -368,6 +373,16 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& option
 // signal (or ending without reporting) gives FailureKind::Crash naming the
 // signal. Observers called inside `run` act in the child.
 RunOutcome run_in_child(const std::function<RunOutcome()>& run);
+
+// One seed as the runner runs it: run_one, or with check_determinism two
+// runs whose choices, per-step digests and outcomes must agree (else the
+// outcome is FailureKind::Nondeterminism naming the first difference).
+RunOutcome run_checked(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx);
+
+// The runner's failure report: failure, seed, run, injections, tasks,
+// notes and the reproduce line.
+std::string build_report(const RunnerOptions& options, std::uint64_t seed, std::uint64_t runs_done,
+                         const RunOutcome& outcome, const std::string& reproduce);
 
 // One run of one seed (no determinism check, no printing).
 RunOutcome run_one(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx,

@@ -18,7 +18,8 @@
 //  - Strategies: fifo (always 0: CPython's order), random (seeded Prng),
 //    pct (probabilistic concurrency testing, Burckhardt et al. 2010), list
 //    (replays a given list), bounded (every run within K deviations from
-//    the natural choices, enumerated: sim/bounded.hpp). Timing choices (callback cost, external delay,
+//    the natural choices, enumerated: sim/bounded.hpp), bytes (read from a
+//    fuzzer's input: sim/bytes.hpp). Timing choices (callback cost, external delay,
 //    cancellation) are drawn "mostly natural": non-zero with the
 //    probabilities of SimOptions, then uniform over the non-zero values.
 //  - PCT's guarantee: with at most `k` scheduling decisions (picks) per run
@@ -49,11 +50,11 @@
 namespace simloop::sim {
 
 enum class Fidelity : std::uint8_t { Asyncio, Chaos };
-enum class Strategy : std::uint8_t { Fifo, Random, Pct, List, Bounded };
+enum class Strategy : std::uint8_t { Fifo, Random, Pct, List, Bounded, Bytes };
 
 const char* to_string(Fidelity f) noexcept;
 const char* to_string(Strategy s) noexcept;
-// "asyncio" / "chaos"; "fifo" / "random" / "pct" / "list" / "bounded". Nullopt if unknown.
+// "asyncio" / "chaos"; "fifo" / "random" / "pct" / "list" / "bounded" / "bytes". Nullopt if unknown.
 std::optional<Fidelity> parse_fidelity(std::string_view text) noexcept;
 std::optional<Strategy> parse_strategy(std::string_view text) noexcept;
 
@@ -307,9 +308,9 @@ class ListStrategy final : public SimScheduler {
   std::function<void(const Divergence&)> on_divergence_;
 };
 
-// A strategy by kind. `seed` seeds random and pct; list and bounded are
-// refused here (build a ListStrategy from its list; a bounded run is built
-// by its enumeration, explore_bounded).
+// A strategy by kind. `seed` seeds random and pct; list, bounded and bytes
+// are refused here (build a ListStrategy from its list, a BytesStrategy
+// from its input; a bounded run is built by its enumeration, explore_bounded).
 std::unique_ptr<SimScheduler> make_strategy(Strategy strategy, std::uint64_t seed, const SimOptions& options);
 
 }  // namespace simloop::sim
