@@ -67,7 +67,7 @@ for file in "$replay_file" "$minimized"; do
   grep -q "replay: reproduced exactly" "$work/replay.out" || fail "SIMLOOP_REPLAY=$file: not reproduced exactly"
 done
 if [ -f "$minimized" ]; then
-  "$trace" timeline "$minimized" >"$work/timeline.out" 2>&1 || fail "simloop-trace timeline failed: $(cat "$work/timeline.out")"
+  "$trace" show "$minimized" >"$work/timeline.out" 2>&1 || fail "simloop-trace show failed: $(cat "$work/timeline.out")"
   grep -q "injected cancel" "$work/timeline.out" || fail "the timeline shows no injected cancel"
 fi
 if [ -f "$min_input" ]; then

@@ -1,0 +1,50 @@
+#!/bin/sh
+# The comparison table of docs/fuzzing.md: for each workload of
+# tests/fuzz/workloads.hpp, the executions libFuzzer needs to find its
+# failure (fuzz target injection_suite_fuzz, empty starting corpus,
+# -seed=1..5) against the runs random and pct need (first seeds 1,
+# 1000001, ..., 4000001), median of the five, same options and fidelity.
+#
+#   fuzz_comparison.sh <injection_suite_fuzz> <fuzz_runs_to_failure> <work dir> [most runs]
+#
+# "none" means no failure within the most runs (default 100000); a median
+# is "none" when three of the five found nothing.
+set -u
+fuzzer=$1
+seeded=$2
+work=$3
+most=${4:-100000}
+rm -rf "$work" && mkdir -p "$work"
+export SIMLOOP_REPLAY_DIR="$work/replays"
+export SIMLOOP_MINIMIZE_RUNS=0
+
+# The median of five values, "none" counting as above every number.
+median() {
+  printf '%s\n' "$@" | sed 's/^none$/999999999999/' | sort -n | sed -n 3p | sed 's/^999999999999$/none/'
+}
+
+libfuzzer_executions() {  # <workload> <seed>
+  dir="$work/$1-$2"
+  mkdir -p "$dir/corpus"
+  FUZZ_WORKLOAD=$1 "$fuzzer" -seed="$2" -runs="$most" -print_final_stats=1 -artifact_prefix="$dir/" \
+    "$dir/corpus" >"$dir/log" 2>&1
+  if ls "$dir"/crash-* >/dev/null 2>&1; then
+    sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log"
+  else
+    echo none
+  fi
+}
+
+echo "| workload | libFuzzer executions | random runs | pct runs |"
+echo "|---|---|---|---|"
+for w in $("$seeded" --list); do
+  lf="" rnd="" pct=""
+  for s in 1 2 3 4 5; do
+    lf="$lf $(libfuzzer_executions "$w" "$s")"
+    first=$(( (s - 1) * 1000000 + 1 ))
+    rnd="$rnd $("$seeded" "$w" random "$first" "$most")"
+    pct="$pct $("$seeded" "$w" pct "$first" "$most")"
+  done
+  # shellcheck disable=SC2086
+  echo "| $w | $(median $lf) ($(echo $lf | tr ' ' ',')) | $(median $rnd) ($(echo $rnd | tr ' ' ',')) | $(median $pct) ($(echo $pct | tr ' ' ',')) |"
+done
