@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -81,6 +82,33 @@ std::string write_minimized_input(const std::string& minimized_file, const sim::
   }
 }
 
+// Records each run's choices and writes every passing run as an input.
+class CorpusWriter final : public sim::RunObserver {
+ public:
+  explicit CorpusWriter(std::string dir) : dir_(std::move(dir)) {}
+  void on_run_start(const sim::RunContext&, sim::SimLoop&, sim::SimScheduler& scheduler) override {
+    recorder_.clear();
+    scheduler.add_observer(&recorder_);
+  }
+  std::string on_run_end(const sim::RunContext& ctx, const sim::RunOutcome& outcome) override {
+    if (outcome.failed() || ctx.attempt != 1) return {};
+    const std::vector<std::uint8_t> bytes = sim::encode_choices(recorder_.choices(), ctx.options->sim);
+    const std::string path = fmt::format("{}/{}-seed{}.input", dir_, sim::to_string(ctx.options->strategy), ctx.seed);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) throw std::invalid_argument(fmt::format("SIMLOOP_FUZZ_CORPUS={}: cannot write {}", dir_, path));
+    ++written_;
+    return {};
+  }
+  std::uint64_t written() const noexcept { return written_; }
+
+ private:
+  std::string dir_;
+  sim::ChoiceRecorder recorder_;
+  std::uint64_t written_ = 0;
+};
+
 }  // namespace
 
 std::uint64_t input_hash(std::span<const std::uint8_t> input) noexcept {
@@ -116,6 +144,32 @@ sim::RunnerOptions input_options(const Target& target, const char* program) {
   o.isolation = sim::Isolation::None;  // libFuzzer itself catches a crash and keeps its input
   o.log = stderr;
   return o;
+}
+
+sim::ExploreResult write_corpus(const sim::Scenario& scenario, sim::RunnerOptions seeded, const std::string& dir) {
+  if (seeded.strategy != sim::Strategy::Random && seeded.strategy != sim::Strategy::Pct &&
+      seeded.strategy != sim::Strategy::Fifo) {
+    throw std::invalid_argument(fmt::format("SIMLOOP_FUZZ_CORPUS: strategy {} cannot seed a corpus (use random or pct)",
+                                            sim::to_string(seeded.strategy)));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    throw std::invalid_argument(fmt::format("SIMLOOP_FUZZ_CORPUS={}: cannot create the directory{}{}", dir,
+                                            ec ? ": " : "", ec ? ec.message() : std::string()));
+  }
+  CorpusWriter writer(dir);
+  seeded.observers.push_back(&writer);
+  seeded.keep_going = true;
+  const sim::ExploreResult r = sim::explore(scenario, seeded);
+  if (seeded.log != nullptr) {
+    fmt::print(seeded.log, "simloop: wrote {} input(s) of passing {} runs to {}{}\n", writer.written(),
+               sim::to_string(seeded.strategy), dir,
+               r.failures > 0 ? fmt::format("; {} run(s) failed and are not in it (reported above)", r.failures)
+                              : std::string());
+    std::fflush(seeded.log);
+  }
+  return r;
 }
 
 sim::RunOutcome run_input(const sim::Scenario& scenario, const sim::RunnerOptions& options,
@@ -155,6 +209,21 @@ int initialize(const Target& target, int* argc, char*** argv) {
     env = replay::ReplayEnv::from_environment();
   } catch (const std::exception& e) {
     bad_input(e.what());
+  }
+  if (const char* corpus = std::getenv("SIMLOOP_FUZZ_CORPUS")) {
+    int status = 0;
+    try {
+      if (*corpus == '\0') bad_input("SIMLOOP_FUZZ_CORPUS is set but empty: give a directory");
+      sim::RunnerOptions seeded = sim::options_from_env(target.options());
+      seeded.test_name = target.name;
+      seeded.program = options.program;
+      seeded.log = stdout;
+      status = write_corpus(target.scenario, seeded, corpus).ok() ? 0 : 1;
+    } catch (const std::exception& e) {
+      bad_input(e.what());
+    }
+    std::fflush(stdout);
+    std::exit(status);
   }
   const char* input_file = std::getenv("SIMLOOP_REPLAY_INPUT");
   if (input_file != nullptr && env.replay_file) {

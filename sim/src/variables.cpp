@@ -134,6 +134,11 @@ constexpr std::array kVariables = {
                 "alone instead of fuzzing: the report, its replay file and minimized file, and the timeline; exit "
                 "status 1 when it fails, 0 when it passes",
                 "none (libFuzzer fuzzes)", "a file of any bytes (the empty file is asyncio's own order)", "fuzz"},
+    VariableDoc{"SIMLOOP_FUZZ_CORPUS",
+                "on a fuzz target's binary: writes a seed corpus there instead of fuzzing, one input per passing run "
+                "of SIMLOOP_STRATEGY (random, pct or fifo) over SIMLOOP_SEED and SIMLOOP_RUNS; failing runs are "
+                "reported and left out (exit status 1)",
+                "none (libFuzzer fuzzes)", "a directory, created if missing", "fuzz"},
     // The properties: SIMLOOP_PROPERTY.
     VariableDoc{"SIMLOOP_PROPERTY_RUNS", "how many cases each SIMLOOP_PROPERTY runs (wins over RC_PARAMS max_success)",
                 "the count the SIMLOOP_PROPERTY gives", "an integer from 1 to 1000000000", "properties"},

@@ -13,6 +13,7 @@
 #include <simloop/replay/format.hpp>
 #include <simloop/sim/bytes.hpp>
 
+#include "deep_bug.hpp"
 #include "support/temp_dir.hpp"
 #include "workloads.hpp"
 
@@ -131,6 +132,67 @@ TEST(FuzzGlue, InputOptionsAreTheRunnersForOneInput) {
   EXPECT_DOUBLE_EQ(o.sim.cancel_probability, 0.05);
   EXPECT_EQ(sim::reproduce_command(o, 7), "SIMLOOP_REPLAY_INPUT=<the crash file libFuzzer writes> ./glue_fuzz");
   EXPECT_NE(sim::describe_config(o).find("strategy=bytes"), std::string::npos) << sim::describe_config(o);
+}
+
+TEST(FuzzGlue, ASeedCorpusHoldsThePassingRunsAsInputs) {
+  simloop::testing::ScopedTempDir dir("fuzz-corpus");
+  const fuzz_workloads::Workload fixed = fuzz_workloads::workloads(fuzz_workloads::Variant::Fixed).front();
+  sim::RunnerOptions seeded = fixed.options;
+  seeded.strategy = sim::Strategy::Random;
+  seeded.runs = 12;
+  seeded.log = nullptr;
+  const std::string corpus = (dir.path() / "corpus").string();
+  EXPECT_TRUE(fuzz::write_corpus(fixed.scenario, seeded, corpus).ok());
+  // The cancellation horizon explore counted: the opportunities of one fifo run.
+  sim::RunnerOptions natural = seeded;
+  natural.strategy = sim::Strategy::Fifo;
+  const std::uint64_t horizon =
+      sim::run_one(fixed.scenario, natural, sim::RunContext{&natural, 1, 0, 1}).cancel_opportunities;
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+    ++files;
+    // Each input is its seed's run: the same steps as the seed ran.
+    const std::string name = entry.path().filename().string();
+    ASSERT_EQ(name.rfind("random-seed", 0), 0u) << name;
+    const std::uint64_t seed = std::stoull(name.substr(std::string("random-seed").size()));
+    sim::RunnerOptions o = seeded;
+    o.sim.cancel_horizon = horizon;
+    const sim::RunOutcome by_seed = sim::run_one(fixed.scenario, o, sim::RunContext{&o, seed, 0, 1});
+    const sim::RunOutcome by_input =
+        fuzz::run_input(fixed.scenario, input_run_options(fixed), fuzz::read_input(entry.path().string()));
+    EXPECT_EQ(by_input.steps, by_seed.steps) << name;
+    EXPECT_EQ(by_input.choices, by_seed.choices) << name;
+    EXPECT_EQ(by_input.injected_cancels, by_seed.injected_cancels) << name;
+  }
+  EXPECT_EQ(files, 12u);
+
+  // The buggy code's failing runs are left out of its corpus.
+  simloop::testing::ScopedTempDir dir2("fuzz-corpus-buggy");
+  seeded.runs = 40;
+  const sim::ExploreResult r = fuzz::write_corpus(lock_bug().scenario, seeded, dir2.path().string());
+  ASSERT_GT(r.failures, 0u);
+  std::size_t kept = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir2.path())) ++kept;
+  EXPECT_EQ(kept, 40u - r.failures);
+}
+
+// The deep workload's bug is there to be found: its one history corrupts
+// the view, a leader out of turn starts the history over, and asyncio's
+// order (replica 0 always first) never gets past the second round.
+TEST(FuzzGlue, TheDeepBugSitsAtTheEndOfOneHistory) {
+  const int history[deep_bug::kRounds] = {0, 2, 1, 1, 0, 2, 2, 1, 0, 1, 2, 0};
+  deep_bug::Membership m;
+  for (int leader : history) m.on_leader(leader);
+  EXPECT_TRUE(m.corrupted);
+  deep_bug::Membership off_by_one;
+  for (int i = 0; i < deep_bug::kRounds; ++i) off_by_one.on_leader(i == 6 ? 1 : history[i]);
+  EXPECT_FALSE(off_by_one.corrupted);
+  EXPECT_LT(off_by_one.stage, 6);
+  sim::RunnerOptions o;
+  o.strategy = sim::Strategy::Fifo;
+  o.log = nullptr;
+  o.runs = 1;
+  EXPECT_TRUE(sim::explore(deep_bug::leader_history, o).ok());
 }
 
 TEST(FuzzGlue, InputsAreReadWhole) {

@@ -2,6 +2,7 @@
 #include "workloads.hpp"
 
 #include "exploration/injection_suite.hpp"
+#include "deep_bug.hpp"
 #include "exploration/racy_bugs.hpp"
 
 namespace fuzz_workloads {
@@ -33,6 +34,7 @@ std::vector<Workload> workloads(Variant v) {
   all.push_back({"busy_loop_expiry", racy::busy_loop_expiry, racy_options(sim::Fidelity::Asyncio, 0.0)});
   all.push_back({"start_order", racy::start_order, racy_options(sim::Fidelity::Chaos, 0.0)});
   all.push_back({"leaky_pool", racy::leaky_pool, racy_options(sim::Fidelity::Asyncio, 0.2)});
+  all.push_back({"leader_history", deep_bug::leader_history, racy_options(sim::Fidelity::Asyncio, 0.0)});
   return all;
 }
 

@@ -1,7 +1,8 @@
 // The workloads the fuzzing comparison runs (docs/fuzzing.md): the seven
 // bugs of the injection suite under its options (injection alone,
 // SIMLOOP_CANCEL=0.05), and the exploration tests' racy bugs under the
-// fidelity and injection their tests use. The fuzz target and the
+// fidelity and injection their tests use, and a deep bug (deep_bug.hpp)
+// a sampler almost never reaches. The fuzz target and the
 // comparison tool take them from here, so both sides run the same thing.
 #pragma once
 

@@ -22,7 +22,9 @@
 //    (no fuzzing): the report, the replay and minimized files, the minimized
 //    run's timeline; exit status 1 when it fails, 0 when it passes, 2 for bad
 //    input. SIMLOOP_REPLAY=<replay file> replays a replay file, as on a test
-//    binary. A bad variable or file is a message and status 2, before any run.
+//    binary. SIMLOOP_FUZZ_CORPUS=<dir> writes a seed corpus instead
+//    (write_corpus: SIMLOOP_STRATEGY, SIMLOOP_SEED and SIMLOOP_RUNS choose
+//    the runs). A bad variable or file is a message and status 2, before any run.
 //  - Determinism: with check_determinism (SIMLOOP_CHECK_DETERMINISM=1; on by
 //    default where the target is compiled without NDEBUG) every input runs
 //    twice and the runs must agree choice for choice and step for step:
@@ -73,6 +75,13 @@ sim::RunOutcome run_input(const sim::Scenario& scenario, const sim::RunnerOption
 // file>.input" in place of ".simloop-replay") for a corpus.
 sim::ExploreResult record_input(const sim::Scenario& scenario, sim::RunnerOptions options,
                                 std::span<const std::uint8_t> input, replay::ReplayEnv env);
+
+// A seed corpus: the scenario explored as `seeded` says (random, pct or
+// fifo, its seeds and runs; count-all), every passing run written to `dir`
+// as an input ("<strategy>-seed<seed>.input"). Failing runs are reported
+// (to seeded.log) and left out: a corpus that fails at once measures
+// nothing. std::invalid_argument when the directory cannot take the files.
+sim::ExploreResult write_corpus(const sim::Scenario& scenario, sim::RunnerOptions seeded, const std::string& dir);
 
 // What the macros' libFuzzer entry points call.
 int initialize(const Target& target, int* argc, char*** argv);
