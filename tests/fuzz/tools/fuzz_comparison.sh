@@ -8,7 +8,10 @@
 #   fuzz_comparison.sh <injection_suite_fuzz> <fuzz_runs_to_failure> <work dir> [most runs]
 #
 # "none" means no failure within the most runs (default 100000); a median
-# is "none" when three of the five found nothing.
+# is "none" when three of the five found nothing. libFuzzer runs with
+# address randomization off (setarch -R) and -reload=0: its search follows
+# coverage, and a few of the program's branches depend on addresses (hash
+# tables of pointers), so that alone makes its numbers repeat.
 set -u
 fuzzer=$1
 seeded=$2
@@ -18,6 +21,9 @@ rm -rf "$work" && mkdir -p "$work"
 export SIMLOOP_REPLAY_DIR="$work/replays"
 export SIMLOOP_MINIMIZE_RUNS=0
 
+norandom=""
+if setarch -R true 2>/dev/null; then norandom="setarch -R"; fi
+
 # The median of five values, "none" counting as above every number.
 median() {
   printf '%s\n' "$@" | sed 's/^none$/999999999999/' | sort -n | sed -n 3p | sed 's/^999999999999$/none/'
@@ -26,7 +32,7 @@ median() {
 libfuzzer_executions() {  # <workload> <seed>
   dir="$work/$1-$2"
   mkdir -p "$dir/corpus"
-  FUZZ_WORKLOAD=$1 "$fuzzer" -seed="$2" -runs="$most" -print_final_stats=1 -artifact_prefix="$dir/" \
+  FUZZ_WORKLOAD=$1 $norandom "$fuzzer" -seed="$2" -runs="$most" -reload=0 -print_final_stats=1 -artifact_prefix="$dir/" \
     "$dir/corpus" >"$dir/log" 2>&1
   if ls "$dir"/crash-* >/dev/null 2>&1; then
     sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log"

@@ -27,7 +27,7 @@ export SIMLOOP_REPLAY_DIR="$work/replays"
 export FUZZ_WORKLOAD=lock_drops_grant
 
 # 1. Fuzzing finds the bug within the bounded run.
-"$fuzzer" -seed=1 -runs=200000 -max_total_time=300 -print_final_stats=1 \
+"$fuzzer" -seed=1 -runs=200000 -reload=0 -max_total_time=300 -print_final_stats=1 \
   -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/fuzz.out" 2>&1
 status=$?
 crash=$(ls "$work"/artifacts/crash-* 2>/dev/null | head -n 1)
@@ -82,7 +82,7 @@ SIMLOOP_REPLAY_INPUT="$work/empty" "$fuzzer" >"$work/empty.out" 2>&1
 status=$?
 [ "$status" -eq 0 ] || fail "the empty input: exit status $status, expected 0: $(tail -n 5 "$work/empty.out")"
 mkdir -p "$work/clean_corpus"
-FUZZ_VARIANT=simloop "$fuzzer" -seed=1 -runs=20000 -artifact_prefix="$work/artifacts/clean-" "$work/clean_corpus" \
+FUZZ_VARIANT=simloop "$fuzzer" -seed=1 -runs=20000 -reload=0 -artifact_prefix="$work/artifacts/clean-" "$work/clean_corpus" \
   >"$work/clean.out" 2>&1
 status=$?
 [ "$status" -eq 0 ] || fail "simloop's own Lock failed under fuzzing (status $status): $(grep -A3 FAILED "$work/clean.out")"
