@@ -1,8 +1,8 @@
 // The fuzzing comparison's workloads (workloads.hpp).
 #include "workloads.hpp"
 
-#include "exploration/injection_suite.hpp"
 #include "deep_bug.hpp"
+#include "exploration/injection_suite.hpp"
 #include "exploration/racy_bugs.hpp"
 
 namespace fuzz_workloads {

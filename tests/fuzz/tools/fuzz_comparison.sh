@@ -29,11 +29,13 @@ median() {
   printf '%s\n' "$@" | sed 's/^none$/999999999999/' | sort -n | sed -n 3p | sed 's/^999999999999$/none/'
 }
 
-libfuzzer_executions() {  # <workload> <seed>
-  dir="$work/$1-$2"
+libfuzzer_executions() {  # <workload> <seed> [libFuzzer flags...]
+  w=$1 s=$2
+  shift 2
+  dir="$work/$w-$s$(echo "$*" | tr -c 'a-z0-9' '_')"
   mkdir -p "$dir/corpus"
-  FUZZ_WORKLOAD=$1 $norandom "$fuzzer" -seed="$2" -runs="$most" -reload=0 -print_final_stats=1 -artifact_prefix="$dir/" \
-    "$dir/corpus" >"$dir/log" 2>&1
+  FUZZ_WORKLOAD=$w $norandom "$fuzzer" -seed="$s" -runs="$most" -reload=0 -print_final_stats=1 "$@" \
+    -artifact_prefix="$dir/" "$dir/corpus" >"$dir/log" 2>&1
   if ls "$dir"/crash-* >/dev/null 2>&1; then
     sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log"
   else
@@ -41,16 +43,17 @@ libfuzzer_executions() {  # <workload> <seed>
   fi
 }
 
-echo "| workload | libFuzzer executions | random runs | pct runs |"
-echo "|---|---|---|---|"
+echo "| workload | libFuzzer executions | libFuzzer, -len_control=0 -max_len=256 | random runs | pct runs |"
+echo "|---|---|---|---|---|"
 for w in $("$seeded" --list); do
-  lf="" rnd="" pct=""
+  lf="" lf_long="" rnd="" pct=""
   for s in 1 2 3 4 5; do
     lf="$lf $(libfuzzer_executions "$w" "$s")"
+    lf_long="$lf_long $(libfuzzer_executions "$w" "$s" -len_control=0 -max_len=256)"
     first=$(( (s - 1) * 1000000 + 1 ))
     rnd="$rnd $("$seeded" "$w" random "$first" "$most")"
     pct="$pct $("$seeded" "$w" pct "$first" "$most")"
   done
   # shellcheck disable=SC2086
-  echo "| $w | $(median $lf) ($(echo $lf | tr ' ' ',')) | $(median $rnd) ($(echo $rnd | tr ' ' ',')) | $(median $pct) ($(echo $pct | tr ' ' ',')) |"
+  echo "| $w | $(median $lf) ($(echo $lf | tr ' ' ',')) | $(median $lf_long) ($(echo $lf_long | tr ' ' ',')) | $(median $rnd) ($(echo $rnd | tr ' ' ',')) | $(median $pct) ($(echo $pct | tr ' ' ',')) |"
 done

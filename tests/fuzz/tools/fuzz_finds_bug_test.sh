@@ -27,7 +27,7 @@ export SIMLOOP_REPLAY_DIR="$work/replays"
 export FUZZ_WORKLOAD=lock_drops_grant
 
 # 1. Fuzzing finds the bug within the bounded run.
-"$fuzzer" -seed=1 -runs=200000 -reload=0 -max_total_time=300 -print_final_stats=1 \
+"$fuzzer" -seed=1 -runs=200000 -reload=0 -len_control=0 -max_len=256 -max_total_time=300 -print_final_stats=1 \
   -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/fuzz.out" 2>&1
 status=$?
 crash=$(ls "$work"/artifacts/crash-* 2>/dev/null | head -n 1)
