@@ -5,6 +5,7 @@
 // between inputs; options and reproduce lines speak of inputs, not seeds.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -129,8 +130,13 @@ TEST(FuzzGlue, InputOptionsAreTheRunnersForOneInput) {
   EXPECT_EQ(o.test_name, "Glue");
   EXPECT_EQ(o.runs, 1u);
   EXPECT_TRUE(o.check_determinism);
-  EXPECT_DOUBLE_EQ(o.sim.cancel_probability, 0.05);
-  EXPECT_EQ(sim::reproduce_command(o, 7), "SIMLOOP_REPLAY_INPUT=<the crash file libFuzzer writes> ./glue_fuzz");
+  // The target's options, then the environment (which a sweep may set).
+  const char* cancel = std::getenv("SIMLOOP_CANCEL");
+  EXPECT_DOUBLE_EQ(o.sim.cancel_probability, cancel == nullptr ? 0.05 : std::strtod(cancel, nullptr));
+  const std::string cmd = sim::reproduce_command(o, 7);
+  EXPECT_EQ(cmd.rfind("SIMLOOP_REPLAY_INPUT=<the crash file libFuzzer writes> ", 0), 0u) << cmd;
+  EXPECT_TRUE(cmd.ends_with(" ./glue_fuzz")) << cmd;
+  EXPECT_EQ(cmd.find("SIMLOOP_SEED"), std::string::npos) << cmd;
   EXPECT_NE(sim::describe_config(o).find("strategy=bytes"), std::string::npos) << sim::describe_config(o);
 }
 
