@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 bash .ci/install-deps || exit 1
 
 mkdir -p build
-jobs=${SIMLOOP_JOBS:-$(nproc)}
+jobs=${SIMLOOP_BUILD_JOBS:-$(nproc)}
 builds=${SIMLOOP_BUILDS:-"release debug asan clang"}
 total_passed=0
 total_failed=0

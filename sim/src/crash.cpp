@@ -84,8 +84,6 @@ struct Identity {
   bool seed_in_command = true;   // false: a fuzzer's input, reproduced by its file (reproduce_before)
   std::string note;              // optional line
   bool quiet = false;
-  std::uint64_t seed = 0;
-  std::uint64_t run_number = 0;
   ExtraWriter extra = nullptr;
   void* extra_context = nullptr;
 };
@@ -94,6 +92,11 @@ Identity& identity() {
   static Identity id;
   return id;
 }
+
+// Per thread: under SIMLOOP_JOBS each thread runs its own seed, and a
+// fault is handled on the thread that faulted.
+thread_local std::uint64_t t_seed = 0;
+thread_local std::uint64_t t_run_number = 0;
 
 std::atomic<bool> g_reported{false};
 struct sigaction g_previous[NSIG];
@@ -127,19 +130,19 @@ void report(const char* cause) noexcept {
   const Identity& id = identity();
   if (!id.active) return;
   if (id.quiet) {
-    if (id.extra != nullptr) id.extra(id.extra_context, cause_failure(cause).data(), id.seed);
+    if (id.extra != nullptr) id.extra(id.extra_context, cause_failure(cause).data(), t_seed);
     return;
   }
   {
     SafeWriter err(STDERR_FILENO);
-    err.text("\nsimloop: CRASHED ").text(id.test).text(" in run ").number(id.run_number).text(": ").text(cause);
-    err.text("\n  seed:     ").number(id.seed).text("   ").text(id.config).text("\n");
+    err.text("\nsimloop: CRASHED ").text(id.test).text(" in run ").number(t_run_number).text(": ").text(cause);
+    err.text("\n  seed:     ").number(t_seed).text("   ").text(id.config).text("\n");
     if (!id.note.empty()) err.text("  ").text(id.note).text("\n");
   }
-  if (id.extra != nullptr) id.extra(id.extra_context, cause_failure(cause).data(), id.seed);
+  if (id.extra != nullptr) id.extra(id.extra_context, cause_failure(cause).data(), t_seed);
   SafeWriter err(STDERR_FILENO);
   err.text("  reproduce: ").text(id.reproduce_before);
-  if (id.seed_in_command) err.number(id.seed);
+  if (id.seed_in_command) err.number(t_seed);
   err.text(id.reproduce_after).text("\n");
 }
 
@@ -208,9 +211,8 @@ void begin_exploration(const RunnerOptions& options) {
 void end_exploration() noexcept { identity().active = false; }
 
 void set_run(std::uint64_t seed, std::uint64_t run_number) noexcept {
-  Identity& id = identity();
-  id.seed = seed;
-  id.run_number = run_number;
+  t_seed = seed;
+  t_run_number = run_number;
 }
 
 void set_note(std::string note) { identity().note = std::move(note); }

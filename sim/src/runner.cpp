@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -17,6 +19,8 @@
 #include <simloop/sim/variables.hpp>
 #include <simloop/task.hpp>
 #include <simloop/version.hpp>
+
+#include "worker_pool.hpp"
 
 namespace simloop::sim {
 
@@ -335,6 +339,11 @@ RunnerOptions options_from_env(RunnerOptions o, const std::function<const char*(
     }
     o.keep_going = t == "1";
   }
+  if (const char* v = get("SIMLOOP_JOBS")) {
+    const std::uint64_t n = parse_count("SIMLOOP_JOBS", v, 0);
+    if (n > 1024) throw ConfigError(fmt::format("SIMLOOP_JOBS='{}': must be at most 1024 (0: one per CPU)", v));
+    o.jobs = n == 0 ? std::max(1u, std::thread::hardware_concurrency()) : static_cast<std::uint32_t>(n);
+  }
   if (o.strategy == Strategy::Bounded && o.isolation == Isolation::Fork) {
     throw ConfigError(
         "SIMLOOP_ISOLATE=fork with SIMLOOP_STRATEGY=bounded: not supported (the enumeration needs each run's choices "
@@ -399,6 +408,7 @@ std::string describe_config(const RunnerOptions& o) {
   if (o.isolation == Isolation::Fork) line += " isolate=fork";
   if (o.time_budget) line += fmt::format(" time_budget={}", format_duration(*o.time_budget));
   if (o.keep_going) line += " keep_going=1";
+  if (o.jobs > 1) line += fmt::format(" jobs={}", o.jobs);
   if (o.report_swallowed_cancel) line += " report_swallowed_cancel=1";
   line += " (simloop " SIMLOOP_VERSION ")";
   return line;
@@ -430,8 +440,9 @@ std::string reproduce_command(const RunnerOptions& o, std::uint64_t seed) {
   // the shards do not (one seed, one process).
   for (const std::string& kv : o.from_env) {
     static constexpr std::string_view skip[] = {
-        "SIMLOOP_SEED=",      "SIMLOOP_RUNS=",       "SIMLOOP_STRATEGY=",       "SIMLOOP_FIDELITY=",
-        "SIMLOOP_PCT_DEPTH=", "SIMLOOP_KEEP_GOING=", "SIMLOOP_CANCEL_HORIZON=", "SIMLOOP_MAX_DEVIATIONS="};
+        "SIMLOOP_SEED=",           "SIMLOOP_RUNS=",           "SIMLOOP_STRATEGY=",
+        "SIMLOOP_FIDELITY=",       "SIMLOOP_PCT_DEPTH=",      "SIMLOOP_KEEP_GOING=",
+        "SIMLOOP_CANCEL_HORIZON=", "SIMLOOP_MAX_DEVIATIONS=", "SIMLOOP_JOBS="};
     if (std::none_of(std::begin(skip), std::end(skip), [&](std::string_view p) { return kv.starts_with(p); })) {
       cmd += ' ';
       cmd += kv;
@@ -798,7 +809,8 @@ std::optional<std::string> compare_runs(const std::vector<Choice>& c1, const std
 
 }  // namespace
 
-RunOutcome run_checked(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx) {
+RunOutcome run_checked(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx,
+                       std::uint64_t* final_digest) {
   RunOutcome outcome;
   if (options.check_determinism) {
     std::vector<Choice> c1, c2;
@@ -808,6 +820,7 @@ RunOutcome run_checked(const Scenario& scenario, const RunnerOptions& options, c
     RunContext ctx2 = ctx;
     ctx2.attempt = 2;
     RunOutcome second = run_one(scenario, options, ctx2, &c2, &d2, &n2);
+    if (final_digest != nullptr) *final_digest = d1.empty() ? 0 : d1.back();
     if (auto diff = compare_runs(c1, c2, d1, d2, n1, n2)) {
       outcome.failure = FailureKind::Nondeterminism;
       outcome.message = *diff;
@@ -817,11 +830,21 @@ RunOutcome run_checked(const Scenario& scenario, const RunnerOptions& options, c
           fmt::format("the same seed ended differently twice: '{}' then '{}'",
                       outcome.failed() ? outcome.message : "passed", second.failed() ? second.message : "passed");
     }
+  } else if (final_digest != nullptr) {
+    std::vector<std::uint64_t> digests;
+    outcome = run_one(scenario, options, ctx, nullptr, &digests);
+    *final_digest = digests.empty() ? 0 : digests.back();
   } else {
     outcome = run_one(scenario, options, ctx);
   }
   return outcome;
 }
+
+namespace {
+thread_local bool t_in_parallel_batch = false;
+}  // namespace
+
+bool in_parallel_batch() noexcept { return t_in_parallel_batch; }
 
 namespace {
 // "seeds 2..1000, one in 3 (shard 1/3)": the seeds of the first `runs` runs of this shard.
@@ -955,6 +978,25 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
   ExploreResult result;
   // Real time decides only how many seeds start, never what a run does.
   const auto started = std::chrono::steady_clock::now();
+  // Exploration on threads (file header): a batch of this shard's next
+  // runs, run without observers, then taken in order below.
+  const bool parallel = options.jobs > 1 && options.isolation == Isolation::None &&
+                        std::all_of(options.observers.begin(), options.observers.end(),
+                                    [](const RunObserver* obs) { return obs->failing_runs_suffice(); });
+  RunnerOptions worker_options;
+  if (parallel) {
+    worker_options = options;
+    worker_options.observers.clear();
+    worker_options.run_records = nullptr;
+  }
+  struct BatchRun {
+    RunOutcome outcome;
+    std::uint64_t digest = 0;
+    std::exception_ptr error;
+  };
+  std::vector<BatchRun> batch;
+  std::uint64_t batch_first = 0;  // run index of batch[0]
+  const std::uint64_t batch_size = std::uint64_t{options.jobs} * 32;
   for (std::uint64_t i = options.shard_index; i < options.runs; i += options.total_shards) {
     const std::uint64_t seed = options.seed + i;
     const RunContext ctx{&options, seed, i, 1};
@@ -962,7 +1004,10 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
                     [&](RunObserver* obs) { return !obs->has_run(ctx); })) {
       break;
     }
-    if (options.time_budget && result.runs > 0 && std::chrono::steady_clock::now() - started >= *options.time_budget) {
+    const std::size_t in_batch = static_cast<std::size_t>((i - batch_first) / options.total_shards);
+    const bool batch_start = !parallel || batch.empty() || i < batch_first || in_batch >= batch.size();
+    if (batch_start && options.time_budget && result.runs > 0 &&
+        std::chrono::steady_clock::now() - started >= *options.time_budget) {
       result.budget_spent = true;
       result.next_seed = options.seed + (i - options.shard_index);  // this shard's next run, at the same index
       if (options.log != nullptr) {
@@ -978,9 +1023,54 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
       }
       return result;
     }
+    if (parallel && batch_start) {
+      // This shard's next runs that exist (an observer may end them early).
+      std::vector<std::uint64_t> indices{i};
+      for (std::uint64_t j = i + options.total_shards; j < options.runs && indices.size() < batch_size;
+           j += options.total_shards) {
+        const RunContext next{&options, options.seed + j, j, 1};
+        if (std::any_of(options.observers.begin(), options.observers.end(),
+                        [&](RunObserver* obs) { return !obs->has_run(next); })) {
+          break;
+        }
+        indices.push_back(j);
+      }
+      batch.assign(indices.size(), BatchRun{});
+      batch_first = i;
+      const std::uint64_t runs_before = result.runs;
+      const bool want_digest = options.run_records != nullptr;
+      const std::function<void(std::size_t)> run_at = [&](std::size_t k) {
+        const RunContext at{&worker_options, options.seed + indices[k], indices[k], 1};
+        crash::set_run(at.seed, runs_before + 1 + k);
+        t_in_parallel_batch = true;
+        try {
+          batch[k].outcome = run_checked(scenario, worker_options, at, want_digest ? &batch[k].digest : nullptr);
+        } catch (...) {
+          batch[k].error = std::current_exception();
+        }
+        t_in_parallel_batch = false;
+      };
+      workers::WorkerPool::instance().run(options.jobs, indices.size(), run_at);
+    }
     crash::set_run(seed, result.runs + 1);
     RunOutcome outcome;
-    if (options.isolation == Isolation::Fork) {
+    std::uint64_t digest = 0;
+    std::uint64_t* digest_out = options.run_records != nullptr ? &digest : nullptr;
+    if (parallel) {
+      BatchRun& done = batch[static_cast<std::size_t>((i - batch_first) / options.total_shards)];
+      if (done.error) std::rethrow_exception(done.error);
+      outcome = std::move(done.outcome);
+      digest = done.digest;
+      // A failure to report runs again here, with the observers: a run is a
+      // function of its seed, so it fails the same way and they see it.
+      if (outcome.failed()) {
+        const std::string signature = failure_signature(outcome);
+        if (std::none_of(result.classes.begin(), result.classes.end(),
+                         [&](const FailureClass& c) { return c.first.signature == signature; })) {
+          outcome = run_checked(scenario, options, ctx, digest_out);
+        }
+      }
+    } else if (options.isolation == Isolation::Fork) {
       outcome = run_in_child([&] { return run_checked(scenario, options, ctx); });
       if (outcome.failure == FailureKind::Crash) {
         for (RunObserver* obs : options.observers) outcome.notes += obs->on_run_crashed(ctx, outcome);
@@ -990,7 +1080,11 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
         outcome = run_checked(scenario, options, ctx);
       }
     } else {
-      outcome = run_checked(scenario, options, ctx);
+      outcome = run_checked(scenario, options, ctx, digest_out);
+    }
+    if (options.run_records != nullptr) {
+      options.run_records->push_back(
+          RunRecord{seed, outcome.failure, outcome.message, outcome.steps, outcome.vtime, outcome.choices, digest});
     }
     ++result.runs;
     if (outcome.failed()) {

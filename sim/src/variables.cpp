@@ -107,6 +107,12 @@ constexpr std::array kVariables = {
                 "failures, hit rate, first failing seed, each distinct failure with its count (one replay file and "
                 "one minimized file per distinct failure)",
                 "0", "0 or 1", kRunner},
+    VariableDoc{"SIMLOOP_JOBS",
+                "threads that run seeds side by side, each run on its own loop; the report, the statistics and the "
+                "replay files are those of SIMLOOP_JOBS=1 whatever the threads' timing (the lowest failing seed is "
+                "reported); 0 means one per CPU; 1 whenever a replay or a bounded enumeration supplies the runs, or "
+                "under SIMLOOP_ISOLATE=fork",
+                "1", "an integer from 0 to 1024", kRunner},
     VariableDoc{"SIMLOOP_HELP", "1 prints this table and ends the program with status 0, before any run", "0", "0 or 1",
                 kRunner},
     // Replay: replay::ReplayEnv::from_environment, so SIMLOOP_TEST with the
@@ -149,7 +155,7 @@ constexpr std::array kVariables = {
         "release debug asan clang",
         "names among release, debug, asan (sanitizers) and clang (a clang 16 Release build), separated by spaces",
         "tests/run_all.sh"},
-    VariableDoc{"SIMLOOP_JOBS", "parallel jobs for the builds and ctest runs of tests/run_all.sh",
+    VariableDoc{"SIMLOOP_BUILD_JOBS", "parallel jobs for the builds and ctest runs of tests/run_all.sh",
                 "the number of CPUs (nproc)", "an integer, at least 1", "tests/run_all.sh"},
     VariableDoc{"SIMLOOP_PYTHON",
                 "the interpreter the CPython.* conformance tests and tests/conformance/regenerate_expected.py run",

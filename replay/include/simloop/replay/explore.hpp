@@ -81,6 +81,8 @@ class ReplayObserver final : public sim::RunObserver {
                                 const std::string& signature = {}, sim::FailureFiles* files = nullptr);
 
   bool supplies_every_run() const override { return replaying(); }
+  // It writes failing runs only: SIMLOOP_JOBS may run the others without it.
+  bool failing_runs_suffice() const override { return !replaying(); }
   std::unique_ptr<sim::SimScheduler> make_scheduler(const sim::RunContext& ctx) override;
   void on_run_start(const sim::RunContext& ctx, sim::SimLoop& loop, sim::SimScheduler& scheduler) override;
   void before_callback(const EventLoop& loop, const Handle& handle, std::uint64_t step) override {

@@ -39,7 +39,8 @@ void install();
 // formatted now, for the handler to print later.
 void begin_exploration(const RunnerOptions& options);
 void end_exploration() noexcept;
-// The run starting now (cheap: two stores).
+// The run starting now on this thread (cheap: two thread-local stores;
+// under SIMLOOP_JOBS each thread names its own run).
 void set_run(std::uint64_t seed, std::uint64_t run_number) noexcept;
 // A line printed after the header ("while minimizing ..."), or empty.
 void set_note(std::string note);

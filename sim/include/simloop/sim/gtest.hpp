@@ -25,6 +25,7 @@
 //    depend on replay/).
 #pragma once
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -78,7 +79,23 @@ inline int gtest_failure_count() {
 // Runs the body, then fails the run if a gtest assertion failed during it.
 // Each run is judged on the failures it added (HasFailure() is cumulative
 // over the test, so later runs would inherit an earlier run's failure).
+// On a thread of a parallel batch (SIMLOOP_JOBS) the run's failures are
+// caught on that thread alone and judge that run only; a failing run is
+// run again on the test's thread, where they are reported as usual.
 inline Coro<void> gtest_checked(Coro<void> (*body)(SimLoop&), SimLoop* loop) {
+  if (in_parallel_batch()) {
+    ::testing::TestPartResultArray caught;
+    bool failed = false;
+    {
+      const ::testing::ScopedFakeTestPartResultReporter intercept(
+          ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &caught);
+      co_await body(*loop);
+      for (int i = 0; i < caught.size(); ++i) failed = failed || caught.GetTestPartResult(i).failed();
+    }
+    // The same text as below: a run fails the same way on any thread.
+    if (failed) throw AssertionFailed("a GoogleTest assertion failed during this run (its message is printed above)");
+    co_return;
+  }
   const int failures_before = gtest_failure_count();
   co_await body(*loop);
   if (gtest_failure_count() > failures_before) {

@@ -49,13 +49,23 @@
 //    scenario starts (to attach a ChoiceObserver), every callback, and the
 //    outcome of each run; what on_run_end returns is added to a failure
 //    report (e.g. the path of a replay file).
+//  - Exploration on threads (jobs > 1, SIMLOOP_JOBS): seeds run in
+//    batches, each run on its own loop on one of `jobs` threads, with no
+//    observer; the batch's outcomes are then taken in seed order on the
+//    calling thread, exactly as jobs = 1 takes them one by one: the first
+//    failing run stops the exploration (later seeds of its batch are
+//    dropped), count-all mode counts every signature, and each failure
+//    that is reported runs again here with the observers (replay files,
+//    minimization). So the report, the statistics and the files are those
+//    of jobs = 1, whatever the threads' timing. The time budget is checked
+//    between batches. Crash capture names the crashing thread's seed.
 //  - options_from_env reads SIMLOOP_SEED, SIMLOOP_RUNS, SIMLOOP_STRATEGY,
 //    SIMLOOP_FIDELITY, SIMLOOP_PCT_DEPTH, SIMLOOP_MAX_STEPS, SIMLOOP_MAX_VTIME,
 //    SIMLOOP_CHECK_DETERMINISM, SIMLOOP_CANCEL, SIMLOOP_MAX_CANCELS,
 //    SIMLOOP_CANCEL_KINDS, SIMLOOP_CANCEL_HORIZON,
 //    SIMLOOP_ALLOW_BACKGROUND_TASKS,
 //    SIMLOOP_TIME_BUDGET, SIMLOOP_KEEP_GOING, SIMLOOP_REPORT_SWALLOWED_CANCEL,
-//    SIMLOOP_MAX_DEVIATIONS, SIMLOOP_CHECK_LIVENESS and the shard variables; a bad
+//    SIMLOOP_MAX_DEVIATIONS, SIMLOOP_CHECK_LIVENESS, SIMLOOP_JOBS and the shard variables; a bad
 //    value raises ConfigError naming the variable, before any run.
 #pragma once
 
@@ -81,6 +91,7 @@ namespace simloop::sim {
 using Scenario = std::function<Coro<void>(SimLoop&)>;
 
 class RunObserver;
+struct RunRecord;
 
 // A bad configuration (an environment variable, an option).
 class ConfigError : public Error {
@@ -169,6 +180,14 @@ struct RunnerOptions {
   // Variables taken from the environment (NAME=value), repeated in the
   // reproduce command.
   std::vector<std::string> from_env;
+  // Threads that run seeds side by side (SIMLOOP_JOBS; 0 from the
+  // environment means one per CPU). Results are those of jobs = 1 (see
+  // "Exploration on threads" in the file header); 1 whenever an observer
+  // needs every run (failing_runs_suffice() false), or under fork isolation.
+  std::uint32_t jobs = 1;
+  // When set, one RunRecord per run, in run order (seed order), whatever
+  // jobs is: for comparing explorations seed by seed.
+  std::vector<RunRecord>* run_records = nullptr;
   // Strategy bytes (a fuzz target, docs/fuzzing.md): the file holding the
   // run's input, for the report and the reproduce command
   // (SIMLOOP_REPLAY_INPUT=<file>); empty while fuzzing, when libFuzzer has
@@ -228,9 +247,29 @@ struct RunOutcome {
   bool failed() const noexcept { return failure != FailureKind::None; }
 };
 
+// One run as the runner judged it (RunnerOptions::run_records).
+struct RunRecord {
+  std::uint64_t seed = 0;
+  FailureKind failure = FailureKind::None;
+  std::string message;
+  std::uint64_t steps = 0;
+  Duration vtime{0};
+  std::uint64_t choices = 0;
+  std::uint64_t digest = 0;  // the chained per-step digest after the last step (as check_determinism compares)
+  friend bool operator==(const RunRecord&, const RunRecord&) = default;
+};
+
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
+  // True when the observer needs only the runs that fail: with jobs > 1 the
+  // passing runs then run on other threads without it, and each failing
+  // run that is reported runs again on the calling thread, with every
+  // observer (a run is a function of its seed). replay::ReplayObserver
+  // says yes (it writes failing runs only); an observer that must see
+  // every run (a tracer, a corpus writer) keeps the default, and with it
+  // jobs = 1.
+  virtual bool failing_runs_suffice() const { return false; }
   // The scheduler for this run; null keeps the runner's own strategy (a
   // replayer returns a ListStrategy here).
   virtual std::unique_ptr<SimScheduler> make_scheduler(const RunContext& ctx) {
@@ -377,7 +416,14 @@ RunOutcome run_in_child(const std::function<RunOutcome()>& run);
 // One seed as the runner runs it: run_one, or with check_determinism two
 // runs whose choices, per-step digests and outcomes must agree (else the
 // outcome is FailureKind::Nondeterminism naming the first difference).
-RunOutcome run_checked(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx);
+// `final_digest`, when given, receives the chained digest after the last step.
+RunOutcome run_checked(const Scenario& scenario, const RunnerOptions& options, const RunContext& ctx,
+                       std::uint64_t* final_digest = nullptr);
+
+// True on a thread while it runs a seed of a parallel batch (jobs > 1),
+// without the exploration's observers: the gtest glue then keeps a run's
+// GoogleTest failures to that run (the reported rerun shows them).
+bool in_parallel_batch() noexcept;
 
 // The runner's failure report: failure, seed, run, injections, tasks,
 // notes and the reproduce line.
