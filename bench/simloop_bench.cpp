@@ -36,6 +36,7 @@
 #include <simloop/locks.hpp>
 #include <simloop/queues.hpp>
 #include <simloop/sim/random.hpp>
+#include <simloop/sim/runner.hpp>
 #include <simloop/sim/sim_loop.hpp>
 #include <simloop/sim/strategy.hpp>
 #include <simloop/sleep.hpp>
@@ -216,6 +217,24 @@ long w5_explore() {
   return kSeeds;
 }
 
+// w5 through the exploration runner: the same 2,000 x 10 seeds as one
+// sim::explore, on SIMLOOP_JOBS threads (read as the runner reads it).
+// Compare its wall time at SIMLOOP_JOBS=1 and 2: the CPU time it prints
+// is the sum over threads.
+long w5_jobs() {
+  constexpr long kRuns = kSeeds * 10;
+  simloop::sim::RunnerOptions o;
+  o.strategy = simloop::sim::Strategy::Random;
+  o.sim = chaos_options();
+  o.seed = 0;
+  o.runs = kRuns;
+  o.log = nullptr;
+  o = simloop::sim::options_from_env(o);
+  const simloop::sim::ExploreResult r = simloop::sim::explore([](SimLoop&) -> Coro<void> { return explore_main(); }, o);
+  if (!r.ok()) fail("w5_jobs: " + r.failure->report);
+  return static_cast<long>(r.runs);
+}
+
 #ifdef SIMLOOP_BENCH_HAVE_REPLAY
 long w7_record() {
   const auto options = chaos_options();
@@ -308,6 +327,7 @@ const std::vector<Workload>& workloads() {
       {"w3_timers", w3_timers},
       {"w4_gather", w4_gather},
       {"w5_explore", w5_explore},
+      {"w5_jobs", w5_jobs},
       {"w6_parked", w6_parked},
 #ifdef SIMLOOP_BENCH_HAVE_REPLAY
       {"w7_record", w7_record},

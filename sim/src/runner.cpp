@@ -996,7 +996,10 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
   };
   std::vector<BatchRun> batch;
   std::uint64_t batch_first = 0;  // run index of batch[0]
-  const std::uint64_t batch_size = std::uint64_t{options.jobs} * 32;
+  // Batches grow while no run fails: short runs then pay for few thread
+  // hand-offs, and a failure found early wastes little of a small batch.
+  std::uint64_t batch_size = std::uint64_t{options.jobs} * 64;
+  const std::uint64_t max_batch_size = std::uint64_t{options.jobs} * 8192;
   for (std::uint64_t i = options.shard_index; i < options.runs; i += options.total_shards) {
     const std::uint64_t seed = options.seed + i;
     const RunContext ctx{&options, seed, i, 1};
@@ -1051,6 +1054,7 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
         t_in_parallel_batch = false;
       };
       workers::WorkerPool::instance().run(options.jobs, indices.size(), run_at);
+      batch_size = std::min(batch_size * 2, max_batch_size);
     }
     crash::set_run(seed, result.runs + 1);
     RunOutcome outcome;
