@@ -172,6 +172,8 @@ constexpr std::array kVariables = {
                 "the directory holding the benchmark's reference anchors, asyncio_anchor.py and asio_anchor.cpp "
                 "(--anchors wins)",
                 "../shared/bench from the repository root", "a directory", "bench/compare"},
+    VariableDoc{"SIMLOOP_BENCH_TOKIO", "the tokio anchor's binary bench/compare measures (--tokio wins)",
+                "built by tokio_anchor/build.sh in the anchors' directory", "a path", "bench/compare"},
 };
 
 // Appends `text` after `indent`, wrapped at 79 columns.
