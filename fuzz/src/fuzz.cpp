@@ -20,18 +20,6 @@ namespace simloop::fuzz {
 
 namespace {
 
-// Supplies each run's scheduler: the input, decoded.
-class InputObserver final : public sim::RunObserver {
- public:
-  explicit InputObserver(std::span<const std::uint8_t> input) : input_(input.begin(), input.end()) {}
-  std::unique_ptr<sim::SimScheduler> make_scheduler(const sim::RunContext& ctx) override {
-    return std::make_unique<sim::BytesStrategy>(input_, ctx.options->sim);
-  }
-
- private:
-  std::vector<std::uint8_t> input_;
-};
-
 // What initialize() settled, for every input after it.
 struct Session {
   sim::RunnerOptions options;
@@ -71,10 +59,7 @@ std::string write_minimized_input(const std::string& minimized_file, const sim::
     const replay::Trace t = replay::load_trace(minimized_file);
     const std::vector<std::uint8_t> bytes = sim::encode_choices(sim_choices(t), options);
     const std::string path = input_path_of(minimized_file);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) return fmt::format("  minimized input: could not be written to {}\n", path);
+    if (!write_input(path, bytes)) return fmt::format("  minimized input: could not be written to {}\n", path);
     return fmt::format("  minimized input: {} ({} bytes; a corpus entry, or SIMLOOP_REPLAY_INPUT)\n", path,
                        bytes.size());
   } catch (const std::exception& e) {
@@ -94,10 +79,9 @@ class CorpusWriter final : public sim::RunObserver {
     if (outcome.failed() || ctx.attempt != 1) return {};
     const std::vector<std::uint8_t> bytes = sim::encode_choices(recorder_.choices(), ctx.options->sim);
     const std::string path = fmt::format("{}/{}-seed{}.input", dir_, sim::to_string(ctx.options->strategy), ctx.seed);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) throw std::invalid_argument(fmt::format("SIMLOOP_FUZZ_CORPUS={}: cannot write {}", dir_, path));
+    if (!write_input(path, bytes)) {
+      throw std::invalid_argument(fmt::format("SIMLOOP_FUZZ_CORPUS={}: cannot write {}", dir_, path));
+    }
     ++written_;
     return {};
   }
@@ -110,6 +94,17 @@ class CorpusWriter final : public sim::RunObserver {
 };
 
 }  // namespace
+
+std::unique_ptr<sim::SimScheduler> InputSource::make_scheduler(const sim::RunContext& ctx) {
+  return std::make_unique<sim::BytesStrategy>(input_, ctx.options->sim);
+}
+
+bool write_input(const std::string& path, std::span<const std::uint8_t> bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  return static_cast<bool>(out);
+}
 
 std::uint64_t input_hash(std::span<const std::uint8_t> input) noexcept {
   std::uint64_t h = replay::kFnvOffset;
@@ -174,7 +169,7 @@ sim::ExploreResult write_corpus(const sim::Scenario& scenario, sim::RunnerOption
 
 sim::RunOutcome run_input(const sim::Scenario& scenario, const sim::RunnerOptions& options,
                           std::span<const std::uint8_t> input) {
-  InputObserver source(input);
+  InputSource source(input);
   sim::RunnerOptions o = options;
   o.observers.insert(o.observers.begin(), &source);
   const sim::RunContext ctx{&o, input_hash(input), 0, 1};
@@ -183,7 +178,7 @@ sim::RunOutcome run_input(const sim::Scenario& scenario, const sim::RunnerOption
 
 sim::ExploreResult record_input(const sim::Scenario& scenario, sim::RunnerOptions options,
                                 std::span<const std::uint8_t> input, replay::ReplayEnv env) {
-  InputObserver source(input);
+  InputSource source(input);
   options.observers.insert(options.observers.begin(), &source);
   options.seed = input_hash(input);
   options.runs = 1;

@@ -1007,8 +1007,9 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
                     [&](RunObserver* obs) { return !obs->has_run(ctx); })) {
       break;
     }
+    // Runs go up, so i is never below batch_first; an empty batch starts one.
     const std::size_t in_batch = static_cast<std::size_t>((i - batch_first) / options.total_shards);
-    const bool batch_start = !parallel || batch.empty() || i < batch_first || in_batch >= batch.size();
+    const bool batch_start = !parallel || in_batch >= batch.size();
     if (batch_start && options.time_budget && result.runs > 0 &&
         std::chrono::steady_clock::now() - started >= *options.time_budget) {
       result.budget_spent = true;
@@ -1061,7 +1062,7 @@ ExploreResult explore_runs(const Scenario& scenario, const RunnerOptions& given)
     std::uint64_t digest = 0;
     std::uint64_t* digest_out = options.run_records != nullptr ? &digest : nullptr;
     if (parallel) {
-      BatchRun& done = batch[static_cast<std::size_t>((i - batch_first) / options.total_shards)];
+      BatchRun& done = batch[batch_start ? 0 : in_batch];
       if (done.error) std::rethrow_exception(done.error);
       outcome = std::move(done.outcome);
       digest = done.digest;

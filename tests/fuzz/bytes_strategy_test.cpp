@@ -3,6 +3,7 @@
 // encode_choices is its inverse on recorded runs of every fuzzing workload.
 #include <gtest/gtest.h>
 
+#include <simloop/fuzz/fuzz.hpp>
 #include <simloop/sim/bytes.hpp>
 
 #include "workloads.hpp"
@@ -56,18 +57,6 @@ TEST(BytesStrategy, ARareKindWithProbabilityZeroIsAlwaysNatural) {
   for (int i = 0; i < 8; ++i) EXPECT_EQ(s.choose(ChoiceKind::CallbackCost, 8), 0u);
 }
 
-// Supplies a BytesStrategy for every run of the runner.
-class InputSource final : public sim::RunObserver {
- public:
-  explicit InputSource(std::vector<std::uint8_t> input) : input_(std::move(input)) {}
-  std::unique_ptr<sim::SimScheduler> make_scheduler(const sim::RunContext& ctx) override {
-    return std::make_unique<sim::BytesStrategy>(input_, ctx.options->sim);
-  }
-
- private:
-  std::vector<std::uint8_t> input_;
-};
-
 struct RecordedRun {
   sim::RunOutcome outcome;
   std::vector<sim::Choice> choices;
@@ -78,7 +67,8 @@ RecordedRun run(const fuzz_workloads::Workload& w, sim::Strategy strategy, std::
   sim::RunnerOptions o = w.options;
   o.strategy = strategy;
   o.sim.cancel_horizon = 40;  // what the runner would count; any fixed value will do
-  InputSource source(input != nullptr ? *input : std::vector<std::uint8_t>{});
+  const std::vector<std::uint8_t> none;
+  simloop::fuzz::InputSource source(input != nullptr ? *input : none);
   if (input != nullptr) o.observers = {&source};
   RecordedRun r;
   r.outcome = sim::run_one(w.scenario, o, sim::RunContext{&o, seed, 0, 1}, &r.choices);

@@ -28,9 +28,9 @@ TEST(SimVariables, EveryRowIsFilledInOnceAndPlain) {
     }
   }
   // The ones the runner and its scripts are known to read, among others.
-  for (std::string_view name : {"SIMLOOP_SEED", "SIMLOOP_CANCEL", "SIMLOOP_TIME_BUDGET", "SIMLOOP_HELP",
-                                "SIMLOOP_REPLAY_DIR", "SIMLOOP_PROPERTY_RUNS", "SIMLOOP_JOBS", "SIMLOOP_BUILD_JOBS",
-                                "SIMLOOP_PYTHON"}) {
+  for (std::string_view name :
+       {"SIMLOOP_SEED", "SIMLOOP_CANCEL", "SIMLOOP_TIME_BUDGET", "SIMLOOP_HELP", "SIMLOOP_REPLAY_DIR",
+        "SIMLOOP_PROPERTY_RUNS", "SIMLOOP_JOBS", "SIMLOOP_BUILD_JOBS", "SIMLOOP_PYTHON"}) {
     EXPECT_TRUE(names.contains(name)) << name;
   }
 }

@@ -53,6 +53,20 @@ struct Target {
   bool determinism_check_by_default;  // the target's translation unit has no NDEBUG
 };
 
+// Supplies each run's scheduler: a BytesStrategy reading `input` (put it
+// first in RunnerOptions::observers).
+class InputSource final : public sim::RunObserver {
+ public:
+  explicit InputSource(std::span<const std::uint8_t> input) : input_(input.begin(), input.end()) {}
+  std::unique_ptr<sim::SimScheduler> make_scheduler(const sim::RunContext& ctx) override;
+
+ private:
+  std::vector<std::uint8_t> input_;
+};
+
+// Writes `bytes` to `path` as an input file; false when it could not.
+bool write_input(const std::string& path, std::span<const std::uint8_t> bytes);
+
 // The FNV-1a 64 hash of an input: the "seed" of its report and replay file
 // names (it seeds nothing: the input is the whole schedule).
 std::uint64_t input_hash(std::span<const std::uint8_t> input) noexcept;
